@@ -1,0 +1,1 @@
+"""The ``gwasrep`` command line (installed as the ``gwasrep_cli`` package)."""

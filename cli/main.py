@@ -1,0 +1,197 @@
+"""``gwasrep``: one thin command per library entry point.
+
+Each command checks its options, makes one library call and prints a short
+summary. Errors from bad input become one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
+from rich.progress import TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from gwasrep.errors import GwasrepError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Genome-wide association studies on learned phenotypes.")
+err = Console(stderr=True)
+out = Console()
+
+
+def _fail(msg: str, code: int = 2):
+    err.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def cli_errors(fn):
+    """Turn library errors into one line and a non-zero exit; no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GwasrepError as exc:
+            _fail(str(exc))
+        except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+            _fail(f"{exc.strerror}: {exc.filename}")
+        except KeyboardInterrupt:
+            _fail("interrupted; finished blocks are kept, rerun with --resume to continue", 130)
+        except typer.Exit:
+            raise
+        except Exception as exc:  # a bug, not bad input: one line, traceback on request
+            if os.environ.get("GWASREP_DEBUG"):
+                raise
+            _fail(f"internal error ({type(exc).__name__}: {exc}); set GWASREP_DEBUG=1 for the "
+                  "traceback and please report it", 1)
+
+    return wrapper
+
+
+class RateColumn(ProgressColumn):
+    """Variants per second."""
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} variants/s" if speed else "", style="cyan")
+
+
+def _progress(quiet: bool):
+    if quiet:
+        return None, None
+    prog = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
+    task = {"id": None}
+
+    def update(done: int, total: int):
+        if task["id"] is None:
+            task["id"] = prog.add_task("scan", total=total, completed=done)
+            prog.start()
+        prog.update(task["id"], completed=done)
+
+    return prog, update
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _print_run(run, *, causal: set[str] | None = None) -> None:
+    table = Table(title="Top variants (multi-trait LRT)", title_justify="left")
+    for col in ("ID", "CHROM", "POS", "A1", "A1_FREQ", "P", "P_BONF"):
+        table.add_column(col, justify="right" if col not in ("ID", "A1") else "left")
+    if causal is not None:
+        table.add_column("planted")
+    for r in run.top_hits.itertuples():
+        row = [str(r.ID), str(r.CHROM), str(r.POS), str(r.A1), f"{r.A1_FREQ:.3f}", f"{r.P:.3g}",
+               f"{r.P_BONF:.3g}"]
+        if causal is not None:
+            row.append("yes" if r.ID in causal else "")
+        table.add_row(*row)
+    out.print(table)
+    excl = ", ".join(f"{v:,} {k}" for k, v in run.excluded.items()) or "none"
+    out.print(f"samples {run.n_samples:,} | traits {run.n_traits} | variants tested "
+              f"{run.n_variants_tested:,} (not tested: {excl}) | lambda GC {run.lambda_gc['P']:.3f}"
+              f" | {run.wall_time_s:.1f} s", highlight=False)
+    for note in run.notes:
+        out.print(f"note: {note}", highlight=False)
+    out.print(f"outputs in {run.out}/: " + ", ".join(p.name for p in run.files.values()),
+              highlight=False)
+
+
+@app.command()
+@cli_errors
+def assoc(
+    emb: Annotated[Path, typer.Option(help="Embeddings table (Parquet/TSV/CSV); data_specs/embeddings.md")],
+    bed: Annotated[Path, typer.Option(help="PLINK 1 fileset prefix (.bed/.bim/.fam)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder")] = Path("gwasrep_out"),
+    covar: Annotated[Path | None, typer.Option(help="Covariates table; data_specs/covariates.md")] = None,
+    covar_cols: Annotated[str | None, typer.Option(help="Comma-separated covariate columns to use")] = None,
+    meta_cols: Annotated[str | None, typer.Option(help="Comma-separated embedding columns that are metadata")] = None,
+    pcs: Annotated[int | None, typer.Option(help="Project embeddings on their top PCS principal components")] = None,
+    regress_covariates: Annotated[bool, typer.Option(help="Regress covariates out of the embeddings before the INT")] = True,
+    int_: Annotated[bool, typer.Option("--int/--no-int", help="Rank-based inverse normal transform (Blom)")] = True,
+    maf: Annotated[float, typer.Option(help="Minimum minor allele frequency")] = 0.0,
+    geno: Annotated[float, typer.Option(help="Maximum fraction of missing calls per variant")] = 1.0,
+    chrom: Annotated[str | None, typer.Option(help="Comma-separated chromosomes to test")] = None,
+    extract: Annotated[Path | None, typer.Option(help="Test only the variant IDs in this file")] = None,
+    exclude: Annotated[Path | None, typer.Option(help="Do not test the variant IDs in this file")] = None,
+    keep: Annotated[Path | None, typer.Option(help="Use only these samples (FID IID or IID per line)")] = None,
+    remove: Annotated[Path | None, typer.Option(help="Leave out these samples")] = None,
+    drop_missing: Annotated[bool, typer.Option(help="Drop samples with NaN/inf embeddings or missing covariates")] = False,
+    block_size: Annotated[int, typer.Option(help="Variants per block (memory ~ block size)")] = 2048,
+    threads: Annotated[int, typer.Option(help="Local threads")] = os.cpu_count() or 1,
+    dask_scheduler: Annotated[str | None, typer.Option(help="Run blocks on this dask.distributed scheduler")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="parquet, tsv or parquet,tsv")] = "parquet",
+    plots: Annotated[bool, typer.Option(help="Write manhattan.png and qq.png")] = True,
+    resume: Annotated[bool, typer.Option(help="Continue an unfinished run in --out")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Discard an unfinished run in --out")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar or summary")] = False,
+):
+    """Multi-trait LRT, per-dimension linear tests and Bonferroni aggregate on a PLINK fileset."""
+    from gwasrep.assoc.engine import AssocConfig, run_assoc
+
+    cfg = AssocConfig(emb=emb, bed=bed, out=out_dir, covar=covar, covar_cols=_csv(covar_cols),
+                      meta_cols=_csv(meta_cols), pcs=pcs, regress_covariates=regress_covariates,
+                      inverse_normal=int_, maf=maf, geno=geno, chrom=_csv(chrom), extract=extract,
+                      exclude=exclude, keep=keep, remove=remove, drop_missing=drop_missing,
+                      block_size=block_size, threads=threads, dask_scheduler=dask_scheduler,
+                      formats=tuple(_csv(fmt) or []), plots=plots, resume=resume,
+                      overwrite=overwrite)
+    prog, update = _progress(quiet)
+    try:
+        run = run_assoc(cfg, progress=update)
+    finally:
+        if prog is not None:
+            prog.stop()
+    if not quiet:
+        _print_run(run)
+
+
+@app.command()
+@cli_errors
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo data and results")] = Path("gwasrep_demo"),
+    seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+    n_samples: Annotated[int, typer.Option(help="Samples")] = 2000,
+    n_variants: Annotated[int, typer.Option(help="Variants")] = 20_000,
+    quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+):
+    """Simulate a small cohort with planted multi-trait effects and run `gwasrep assoc` on it."""
+    from gwasrep.harness.demo import run_demo
+
+    t0 = time.perf_counter()
+    prog, update = _progress(quiet)
+    try:
+        res = run_demo(out_dir, seed=seed, n_samples=n_samples, n_variants=n_variants,
+                       progress=update)
+    finally:
+        if prog is not None:
+            prog.stop()
+    c = res.cohort
+    out.print(f"simulated {c.n_samples:,} samples x {c.n_variants:,} variants, {c.n_traits} "
+              f"embedding dimensions, {len(c.causal_ids)} variants with planted effects -> "
+              f"{c.bed.parent}/", highlight=False)
+    _print_run(res.run, causal=set(c.causal_ids))
+    out.print(f"recovered {res.n_recovered} of {len(c.causal_ids)} planted variants at P < 5e-8; "
+              f"{time.perf_counter() - t0:.1f} s in all", highlight=False)
+    out.print(f"plots: {res.run.files['manhattan']}  {res.run.files['qq']}", highlight=False)
+
+
+def main() -> None:  # the console script
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    app(prog_name="gwasrep")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

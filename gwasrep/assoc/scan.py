@@ -1,0 +1,85 @@
+"""The per-block scan: a pure function of (scan state, block of variants).
+
+Any executor can map :func:`scan_block` over blocks: local threads, or
+dask.distributed workers that read their own block from the shared .bed.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from gwasrep.assoc._scan_kernels import BYTE_DOSAGE, BYTE_HAS_MISSING, packed_crossprod
+from gwasrep.assoc.lrt import NullModel, block_moments_from_packed, scan_statistics
+from gwasrep.io.plink import read_packed
+
+__all__ = ["BLOCK_FIELDS", "ScanState", "make_scan_state", "scan_block"]
+
+#: Arrays of a block result, in the order they are stored.
+BLOCK_FIELDS = ("lrt", "p", "p_bonf", "beta", "se", "p_dim", "a1_freq", "obs_ct",
+                "missing_frac", "reason")
+
+
+@dataclass(frozen=True)
+class ScanState:
+    """What a worker needs to scan any block (about (D + K) x N floats)."""
+
+    #: Path of the .bed, readable by every worker.
+    bed_path: str
+    #: Number of samples in the .fam (sets the .bed row width).
+    n_fam: int
+    #: ``[R0, Qc]^T`` spread over .fam positions (zero for unused samples), shape (c, 4 ceil(n_fam/4)).
+    XT: np.ndarray
+    #: 1.0 at used .fam positions, shape (4 ceil(n_fam/4),).
+    mask: np.ndarray
+    #: Column sums of ``[R0, Qc]``, shape (c,).
+    colsum_X: np.ndarray
+    #: The fitted null model.
+    null: NullModel
+    maf: float
+    geno: float
+
+
+def make_scan_state(bed_path, n_fam: int, fam_idx: np.ndarray, null: NullModel, *,
+                    maf: float = 0.0, geno: float = 1.0) -> ScanState:
+    """Lay the null model's design out over the .fam positions."""
+    X = null.design
+    n_pad = 4 * ((n_fam + 3) // 4)
+    XT = np.zeros((X.shape[1], n_pad))
+    XT[:, fam_idx] = X.T
+    mask = np.zeros(n_pad)
+    mask[fam_idx] = 1.0
+    return ScanState(bed_path=str(bed_path), n_fam=n_fam, XT=XT, mask=mask,
+                     colsum_X=X.sum(axis=0), null=null, maf=maf, geno=geno)
+
+
+def scan_block(state: ScanState, variant_idx: np.ndarray) -> dict[str, np.ndarray]:
+    """Test one block of variants.
+
+    Parameters
+    ----------
+    variant_idx : ndarray of shape (m,), int64
+        Positions of the block's variants in the .bim.
+
+    Returns
+    -------
+    dict
+        The arrays of :data:`BLOCK_FIELDS` (``reason`` as fixed-width strings)
+        plus ``crc32``, the CRC-32 of the block's .bed bytes.
+    """
+    packed = read_packed(state.bed_path, variant_idx, state.n_fam)
+    m, c = packed.shape[0], state.XT.shape[0]
+    u = np.empty((m, c))
+    s1, s2, nmiss = np.empty(m), np.empty(m), np.empty(m)
+    smiss = np.zeros((m, c))
+    packed_crossprod(packed, BYTE_DOSAGE, BYTE_HAS_MISSING, state.XT, state.mask,
+                     u, s1, s2, nmiss, smiss)
+    mom = block_moments_from_packed(u, s1, s2, nmiss, smiss, state.colsum_X,
+                                    state.null.n_samples)
+    res = scan_statistics(state.null, mom, maf=state.maf, geno=state.geno)
+    out = {name: getattr(res, name) for name in BLOCK_FIELDS}
+    out["reason"] = res.reason.astype("U32")
+    out["crc32"] = np.array([zlib.crc32(packed)], dtype=np.int64)
+    return out

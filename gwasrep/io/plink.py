@@ -1,0 +1,192 @@
+"""PLINK 1 binary filesets (.bed/.bim/.fam): validation, metadata and block reads.
+
+Reads are by blocks of variants, never the whole matrix. The .bed is memory
+mapped, so a worker that reads one block touches only that block's bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gwasrep.errors import InputError, preview
+from gwasrep.io._bed_kernels import decode_dosages, encode_bed
+
+__all__ = ["PlinkFileset", "open_plink", "read_dosages", "read_packed", "write_plink"]
+
+BED_MAGIC = bytes([0x6C, 0x1B, 0x01])
+BIM_COLUMNS = ["CHROM", "ID", "CM", "POS", "A1", "A2"]
+FAM_COLUMNS = ["FID", "IID", "PAT", "MAT", "SEX", "PHENO"]
+
+
+@dataclass(frozen=True)
+class PlinkFileset:
+    """A validated PLINK 1 fileset.
+
+    Attributes
+    ----------
+    bed_path : Path
+        The .bed file (SNP-major).
+    bim : DataFrame
+        Columns CHROM (str), ID (str), CM (float), POS (int64), A1 (str, the
+        counted allele, PLINK 2's ALT), A2 (str, PLINK 2's REF); one row per
+        variant in file order.
+    fam : DataFrame
+        Columns FID, IID, PAT, MAT, SEX, PHENO (all str); one row per sample.
+    """
+
+    bed_path: Path
+    bim: pd.DataFrame
+    fam: pd.DataFrame
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.fam)
+
+    @property
+    def n_variants(self) -> int:
+        return len(self.bim)
+
+    @property
+    def bytes_per_variant(self) -> int:
+        return (self.n_samples + 3) // 4
+
+
+def _prefix(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    if p.suffix in (".bed", ".bim", ".fam"):
+        return p.with_suffix("")
+    return p
+
+
+def read_bim(path: Path) -> pd.DataFrame:
+    try:
+        bim = pd.read_csv(
+            path, sep=r"\s+", header=None, usecols=range(6), names=BIM_COLUMNS,
+            dtype={"CHROM": str, "ID": str, "CM": float, "POS": np.int64, "A1": str, "A2": str},
+            keep_default_na=False,
+        )
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise InputError(f"{path}: expected 6 whitespace-separated .bim columns "
+                         f"(CHROM ID CM POS A1 A2); could not parse: {exc}") from None
+    return bim
+
+
+def read_fam(path: Path) -> pd.DataFrame:
+    try:
+        fam = pd.read_csv(path, sep=r"\s+", header=None, usecols=range(6), names=FAM_COLUMNS,
+                          dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise InputError(f"{path}: expected at least 6 whitespace-separated .fam columns "
+                         f"(FID IID PAT MAT SEX PHENO); could not parse: {exc}") from None
+    return fam
+
+
+def open_plink(path: str | os.PathLike) -> PlinkFileset:
+    """Open and validate a PLINK 1 fileset.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The prefix (``cohort`` for ``cohort.bed/.bim/.fam``) or any of the three files.
+
+    Raises
+    ------
+    InputError
+        If a file is missing, the .bed magic bytes are wrong (not SNP-major
+        PLINK 1), or the .bed size does not match the .bim and .fam.
+    """
+    prefix = _prefix(path)
+    files = {ext: prefix.with_name(prefix.name + ext) for ext in (".bed", ".bim", ".fam")}
+    missing = [str(f) for f in files.values() if not f.is_file()]
+    if missing:
+        raise InputError(f"PLINK fileset '{prefix}': expected .bed, .bim and .fam; "
+                         f"missing {', '.join(missing)}")
+    bim = read_bim(files[".bim"])
+    fam = read_fam(files[".fam"])
+    bed = files[".bed"]
+    with open(bed, "rb") as fh:
+        magic = fh.read(3)
+    if magic != BED_MAGIC:
+        raise InputError(f"{bed}: expected the SNP-major PLINK 1 magic bytes 6c 1b 01, "
+                         f"found {magic.hex(' ') or 'an empty file'}")
+    expected = 3 + len(bim) * ((len(fam) + 3) // 4)
+    size = bed.stat().st_size
+    if size != expected:
+        raise InputError(f"{bed}: size {size:,} bytes does not match {len(bim):,} variants "
+                         f"(.bim) x {len(fam):,} samples (.fam); expected {expected:,} bytes")
+    dup = fam.loc[fam.duplicated(["FID", "IID"]), "IID"]
+    if len(dup):
+        raise InputError(f"{files['.fam']}: {len(dup):,} duplicated sample IDs (FID IID), "
+                         f"e.g. {preview(dup.unique())}")
+    return PlinkFileset(bed_path=bed, bim=bim, fam=fam)
+
+
+def read_packed(bed_path: str | os.PathLike, variant_idx: np.ndarray, n_samples: int) -> np.ndarray:
+    """Read the packed .bed bytes of the given variants.
+
+    Returns
+    -------
+    ndarray of shape (len(variant_idx), ceil(n_samples / 4)), uint8
+    """
+    bpv = (n_samples + 3) // 4
+    variant_idx = np.asarray(variant_idx, dtype=np.int64)
+    mm = np.memmap(bed_path, dtype=np.uint8, mode="r", offset=3)
+    mm = mm.reshape(-1, bpv)
+    lo, hi = int(variant_idx[0]), int(variant_idx[-1]) + 1
+    if hi - lo == len(variant_idx) and np.all(np.diff(variant_idx) == 1):
+        out = np.array(mm[lo:hi])
+    else:
+        out = mm[variant_idx]
+    del mm
+    return out
+
+
+def read_dosages(fileset: PlinkFileset, variant_idx=None, sample_idx=None,
+                 dtype=np.float64) -> np.ndarray:
+    """A1 dosages of a block of variants.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_variants), ``dtype``; NaN marks a missing call.
+    """
+    if variant_idx is None:
+        variant_idx = np.arange(fileset.n_variants)
+    if sample_idx is None:
+        sample_idx = np.arange(fileset.n_samples)
+    packed = read_packed(fileset.bed_path, variant_idx, fileset.n_samples)
+    out = np.empty((len(sample_idx), len(variant_idx)), dtype=dtype, order="F")
+    decode_dosages(packed, np.asarray(sample_idx, dtype=np.int64), out)
+    return out
+
+
+def write_plink(prefix: str | os.PathLike, genotypes: np.ndarray, bim: pd.DataFrame,
+                fam: pd.DataFrame, *, chunk: int = 4096) -> None:
+    """Write a PLINK 1 fileset.
+
+    Parameters
+    ----------
+    genotypes : ndarray of shape (n_samples, n_variants), int8
+        A1 counts 0/1/2, -1 for missing.
+    bim, fam : DataFrame
+        With the columns of :data:`BIM_COLUMNS` and :data:`FAM_COLUMNS`.
+    """
+    prefix = Path(prefix)
+    n, m = genotypes.shape
+    assert len(bim) == m and len(fam) == n, (genotypes.shape, len(bim), len(fam))
+    bpv = (n + 3) // 4
+    with open(prefix.with_name(prefix.name + ".bed"), "wb") as fh:
+        fh.write(BED_MAGIC)
+        for j0 in range(0, m, chunk):
+            block = np.ascontiguousarray(genotypes[:, j0:j0 + chunk], dtype=np.int8)
+            out = np.zeros((block.shape[1], bpv), dtype=np.uint8)
+            encode_bed(block, out)
+            fh.write(out.tobytes())
+    bim[BIM_COLUMNS].to_csv(prefix.with_name(prefix.name + ".bim"), sep="\t", header=False,
+                            index=False)
+    fam[FAM_COLUMNS].to_csv(prefix.with_name(prefix.name + ".fam"), sep=" ", header=False,
+                            index=False)

@@ -1,0 +1,179 @@
+"""Embeddings, covariates, sample and variant lists: reading and validation.
+
+Formats are specified column by column in ``data_specs/``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gwasrep.errors import InputError, preview
+
+__all__ = [
+    "Covariates",
+    "Embeddings",
+    "SampleKeys",
+    "read_covariates",
+    "read_embeddings",
+    "read_id_list",
+    "read_table",
+]
+
+META_PREFIX = "meta_"
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a Parquet, CSV (``.csv``) or whitespace/tab-delimited table with a header."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+        elif path.suffix.lower() == ".csv":
+            df = pd.read_csv(path, sep=",", na_values=["NA", "nan", "NaN", ""])
+        else:
+            df = pd.read_csv(path, sep=r"\s+", na_values=["NA", "nan", "NaN", ""])
+    except Exception as exc:  # parse errors of every reader end here with the file named
+        raise InputError(f"{path}: could not read table: {str(exc).splitlines()[0]}") from None
+    df.columns = [str(c).lstrip("#") for c in df.columns]
+    return df
+
+
+@dataclass
+class SampleKeys:
+    """Sample identifiers of a table: either IIDs (``sample_id``) or FID/IID pairs."""
+
+    #: ``sample_id`` values, or ``FID<TAB>IID``.
+    keys: np.ndarray
+    #: True if keys are FID/IID pairs.
+    paired: bool
+
+
+def _sample_keys(df: pd.DataFrame, path: Path, what: str) -> tuple[SampleKeys, list[str]]:
+    if "sample_id" in df.columns:
+        keys, idcols, paired = df["sample_id"].astype(str).to_numpy(), ["sample_id"], False
+    elif "IID" in df.columns and "FID" in df.columns:
+        keys = (df["FID"].astype(str) + "\t" + df["IID"].astype(str)).to_numpy()
+        idcols, paired = ["FID", "IID"], True
+    else:
+        raise InputError(f"{path}: {what} need a 'sample_id' column or 'FID' and 'IID' columns; "
+                         f"found columns {preview(df.columns, 8)}")
+    dup = pd.Series(keys)[pd.Series(keys).duplicated()].unique()
+    if len(dup):
+        raise InputError(f"{path}: {len(dup):,} duplicated sample IDs in the {what}, e.g. "
+                         f"{preview(k.replace(chr(9), ' ') for k in dup)}")
+    return SampleKeys(keys=keys, paired=paired), idcols
+
+
+@dataclass
+class Embeddings:
+    """Embedding matrix read from a table."""
+
+    keys: SampleKeys
+    #: shape (n_rows, n_columns), float64; may hold NaN/inf (checked later).
+    values: np.ndarray
+    #: Embedding column names.
+    columns: list[str]
+    #: Metadata columns that were set aside.
+    metadata_columns: list[str]
+
+
+def read_embeddings(path: str | os.PathLike, *, meta_cols: list[str] | None = None) -> Embeddings:
+    """Read embeddings: ID columns, numeric embedding columns, optional metadata.
+
+    Columns named ``meta_*``, or listed in ``meta_cols``, are metadata and ignored.
+    Every other non-ID column must be numeric.
+    """
+    path = Path(path)
+    df = read_table(path)
+    keys, idcols = _sample_keys(df, path, "embeddings")
+    meta = [c for c in df.columns if c.startswith(META_PREFIX) or c in (meta_cols or [])]
+    unknown = sorted(set(meta_cols or []) - set(df.columns))
+    if unknown:
+        raise InputError(f"{path}: metadata columns {', '.join(unknown)} not found")
+    cols = [c for c in df.columns if c not in idcols and c not in meta]
+    if not cols:
+        raise InputError(f"{path}: no embedding columns besides IDs and metadata; "
+                         f"found {preview(df.columns, 8)}")
+    for c in cols:
+        if not (pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])):
+            raise InputError(f"{path}: embedding column '{c}' is not numeric (dtype {df[c].dtype}, "
+                             f"e.g. {preview(df[c].head(3))}); name metadata columns meta_* or "
+                             "pass --meta-cols")
+    values = df[cols].to_numpy(dtype=np.float64)
+    return Embeddings(keys=keys, values=values, columns=cols, metadata_columns=meta)
+
+
+@dataclass
+class Covariates:
+    """Covariate matrix with categorical columns one-hot encoded."""
+
+    keys: SampleKeys
+    #: shape (n_rows, n_encoded), float64; NaN marks a missing value.
+    values: np.ndarray
+    #: Encoded column names (``col=level`` for one-hot columns).
+    columns: list[str]
+    #: One line per categorical column that was encoded.
+    notes: list[str]
+
+
+def read_covariates(path: str | os.PathLike, *, columns: list[str] | None = None) -> Covariates:
+    """Read covariates; non-numeric columns are one-hot encoded (first level as reference)."""
+    path = Path(path)
+    df = read_table(path)
+    keys, idcols = _sample_keys(df, path, "covariates")
+    cols = columns or [c for c in df.columns if c not in idcols]
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise InputError(f"{path}: covariate columns {', '.join(missing)} not found; "
+                         f"found {preview(df.columns, 8)}")
+    parts, names, notes = [], [], []
+    for c in cols:
+        s = df[c]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            parts.append(s.to_numpy(dtype=np.float64)[:, None])
+            names.append(c)
+            continue
+        isna = s.isna().to_numpy()
+        levels = sorted(s.dropna().astype(str).unique())
+        block = np.zeros((len(s), max(len(levels) - 1, 0)))
+        for k, lev in enumerate(levels[1:]):
+            block[:, k] = (s.astype(str) == lev).to_numpy()
+        block[isna] = np.nan
+        parts.append(block)
+        names += [f"{c}={lev}" for lev in levels[1:]]
+        notes.append(f"covariate '{c}' is categorical with {len(levels)} levels: one-hot encoded "
+                     f"as {len(levels) - 1} columns (reference level '{levels[0]}')")
+    values = np.hstack(parts) if parts else np.zeros((len(df), 0))
+    return Covariates(keys=keys, values=values, columns=names, notes=notes)
+
+
+def read_id_list(path: str | os.PathLike) -> SampleKeys:
+    """A PLINK-style sample list: ``FID IID`` per line, or one IID per line; no header."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    rows = [ln.split() for ln in path.read_text().splitlines() if ln.strip()]
+    widths = {len(r) for r in rows}
+    if not rows:
+        return SampleKeys(keys=np.array([], dtype=str), paired=False)
+    if widths == {1}:
+        return SampleKeys(keys=np.array([r[0] for r in rows]), paired=False)
+    if min(widths) >= 2:
+        return SampleKeys(keys=np.array([f"{r[0]}\t{r[1]}" for r in rows]), paired=True)
+    raise InputError(f"{path}: expected one IID or 'FID IID' per line; found lines with "
+                     f"{sorted(widths)} fields")
+
+
+def read_variant_list(path: str | os.PathLike) -> set[str]:
+    """Variant IDs, one per line (first whitespace-separated field)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    return {ln.split()[0] for ln in path.read_text().splitlines() if ln.strip()}

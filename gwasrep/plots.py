@@ -1,0 +1,107 @@
+"""Manhattan and QQ plots (matplotlib, written atomically as PNG)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["manhattan", "qq"]
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _chrom_order(chroms: pd.Series) -> list[str]:
+    uniq = pd.unique(chroms.astype(str))
+
+    def key(c: str):
+        c2 = c.removeprefix("chr")
+        return (0, int(c2), "") if c2.isdigit() else (1, 0, c2)
+
+    return sorted(uniq, key=key)
+
+
+def _save(fig, path: Path) -> Path:
+    from gwasrep.io._atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    return path
+
+
+def manhattan(sumstats: pd.DataFrame, path: str | os.PathLike, *, p_col: str = "P",
+              threshold: float = 5e-8, title: str | None = None) -> Path:
+    """Manhattan plot of ``-log10 p`` along the genome.
+
+    Parameters
+    ----------
+    sumstats : DataFrame
+        Columns CHROM, POS and ``p_col``.
+    threshold : float
+        Drawn as a dashed genome-wide significance line.
+    """
+    plt = _figure()
+    df = sumstats[["CHROM", "POS", p_col]].copy()
+    df["CHROM"] = df["CHROM"].astype(str)
+    order = _chrom_order(df["CHROM"])
+    fig, ax = plt.subplots(figsize=(11, 4))
+    offset, ticks = 0.0, []
+    p = df[p_col].to_numpy(dtype=float)
+    y = -np.log10(np.clip(p, 1e-300, 1.0))
+    for k, c in enumerate(order):
+        sel = (df["CHROM"] == c).to_numpy()
+        pos = df["POS"].to_numpy()[sel].astype(float)
+        lo, hi = (pos.min(), pos.max()) if pos.size else (0.0, 1.0)
+        x = pos - lo + offset
+        ax.scatter(x, y[sel], s=3, c="#1f4e79" if k % 2 == 0 else "#7fa7d1", linewidths=0,
+                   rasterized=True)
+        ticks.append((offset + (hi - lo) / 2, c))
+        offset += (hi - lo) + max((hi - lo) * 0.02, 1.0)
+    ax.axhline(-np.log10(threshold), color="#c0392b", ls="--", lw=1)
+    ax.set_xticks([t for t, _ in ticks])
+    ax.set_xticklabels([c for _, c in ticks], fontsize=7)
+    ax.set_xlim(0, max(offset, 1.0))
+    ax.set_ylim(0, max(float(np.nanmax(y)) * 1.05 if y.size else 1.0, -np.log10(threshold) * 1.1))
+    ax.set_xlabel("chromosome")
+    ax.set_ylabel(r"$-\log_{10}\,p$")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    out = _save(fig, Path(path))
+    plt.close(fig)
+    return out
+
+
+def qq(pvalues: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
+    """QQ plot of observed against expected ``-log10 p`` for one or more tests, with lambda GC."""
+    from gwasrep.assoc.engine import lambda_gc
+
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    top = 1.0
+    for label, p in pvalues.items():
+        p = np.sort(np.clip(np.asarray(p, dtype=float)[np.isfinite(p)], 1e-300, 1.0))
+        if p.size == 0:
+            continue
+        expected = -np.log10((np.arange(1, p.size + 1) - 0.5) / p.size)
+        obs = -np.log10(p)
+        ax.scatter(expected, obs, s=4, linewidths=0, rasterized=True,
+                   label=f"{label} (lambda GC {lambda_gc(p):.3f})")
+        top = max(top, expected.max())
+    ax.plot([0, top], [0, top], color="grey", lw=1, ls="--", label="expected under the null")
+    ax.set_xlabel(r"expected $-\log_{10}\,p$")
+    ax.set_ylabel(r"observed $-\log_{10}\,p$")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    out = _save(fig, Path(path))
+    plt.close(fig)
+    return out
