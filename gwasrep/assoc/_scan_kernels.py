@@ -44,7 +44,8 @@ BYTE_DOSAGE, BYTE_HAS_MISSING = _byte_tables()
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def packed_crossprod(packed, lut, has_missing, XT, mask, u, s1, s2, nmiss, smiss):  # pragma: no cover
+def packed_crossprod(packed, lut, has_missing, XT, mask, u, s1, s2, nmiss,
+                     smiss):  # pragma: no cover
     """Fill u (m, c), s1 (m,), s2 (m,), nmiss (m,) and smiss (m, c) for a block.
 
     packed : uint8 (m, n_bytes); XT : float64 (c, 4 * n_bytes), zero columns for

@@ -69,15 +69,18 @@ def covariate_basis(F: np.ndarray | None, n_samples: int,
                          "(collinear with the intercept)")
     from scipy.linalg import qr
 
-    Q, R, piv = qr(Fc / scale, mode="economic", pivoting=True)
+    Q, R, _ = qr(Fc / scale, mode="economic", pivoting=True)
     diag = np.abs(np.diag(R))
     rank = int((diag > 1e-9 * diag[0]).sum())
     if rank < F.shape[1]:
-        bad = [names[k] for k in sorted(piv[rank:])]
+        # Name every column that takes part in a dependency: the support of the null space.
+        _, sv, Vt = np.linalg.svd(Fc / scale, full_matrices=False)
+        null_space = Vt[sv <= 1e-9 * sv[0]]
+        involved = np.flatnonzero(np.abs(null_space).max(axis=0) > 1e-6)
+        bad = [names[k] for k in involved]
         raise InputError(f"covariates are rank deficient (rank {rank + 1} with the intercept, "
-                         f"{F.shape[1] + 1} columns): {', '.join(bad)} "
-                         f"{'is a linear combination' if len(bad) == 1 else 'are linear combinations'}"
-                         " of the other columns")
+                         f"{F.shape[1] + 1} columns): {', '.join(bad)} are linearly dependent; "
+                         "drop one of them")
     return Q
 
 
@@ -137,7 +140,8 @@ def fit_null(E: np.ndarray, F: np.ndarray | None = None, *,
     """
     E = np.asarray(E, dtype=np.float64)
     if E.ndim != 2:
-        raise InputError(f"embeddings must be a 2-D array (n_samples, n_traits); got shape {E.shape}")
+        raise InputError("embeddings must be a 2-D array (n_samples, n_traits); "
+                         f"got shape {E.shape}")
     N, D = E.shape
     if not np.all(np.isfinite(E)):
         raise InputError("embeddings contain NaN or inf values")
@@ -165,7 +169,8 @@ def fit_null(E: np.ndarray, F: np.ndarray | None = None, *,
     C0_inv = (C0_inv + C0_inv.T) / 2
     _, logdet = np.linalg.slogdet(C0)
     lml0 = -N * D / 2 * np.log(2 * np.pi) - N / 2 * logdet - N * D / 2
-    assert R0.shape == (N, D) and C0.shape == (D, D)
+    assert R0.shape == (N, D)
+    assert C0.shape == (D, D)
     return NullModel(R0=R0, Qc=Qc, C0=C0, C0_inv=C0_inv, rss0=rss0, lml0=float(lml0),
                      n_covariates=K)
 

@@ -49,7 +49,10 @@ def regress_out(E: np.ndarray, F: np.ndarray | None, names: list[str] | None = N
 
 
 def inverse_normal_transform(E: np.ndarray) -> np.ndarray:
-    """Rank-based inverse normal transform per column: Blom ``(r - 3/8) / (n + 1/4)``, ties averaged."""
+    """Rank-based inverse normal transform per column.
+
+    Blom: ``(r - 3/8) / (n + 1/4)`` with ranks r of ties averaged.
+    """
     E = np.asarray(E, dtype=np.float64)
     n = E.shape[0]
     ranks = stats.rankdata(E, method="average", axis=0)

@@ -30,7 +30,8 @@ class ScanState:
     bed_path: str
     #: Number of samples in the .fam (sets the .bed row width).
     n_fam: int
-    #: ``[R0, Qc]^T`` spread over .fam positions (zero for unused samples), shape (c, 4 ceil(n_fam/4)).
+    #: ``[R0, Qc]^T`` spread over .fam positions (zero for unused samples),
+    #: shape (c, 4 ceil(n_fam/4)).
     XT: np.ndarray
     #: 1.0 at used .fam positions, shape (4 ceil(n_fam/4),).
     mask: np.ndarray

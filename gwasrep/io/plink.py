@@ -177,7 +177,8 @@ def write_plink(prefix: str | os.PathLike, genotypes: np.ndarray, bim: pd.DataFr
     """
     prefix = Path(prefix)
     n, m = genotypes.shape
-    assert len(bim) == m and len(fam) == n, (genotypes.shape, len(bim), len(fam))
+    assert len(bim) == m, (genotypes.shape, len(bim))
+    assert len(fam) == n, (genotypes.shape, len(fam))
     bpv = (n + 3) // 4
     with open(prefix.with_name(prefix.name + ".bed"), "wb") as fh:
         fh.write(BED_MAGIC)
