@@ -30,6 +30,24 @@ def _chrom_order(chroms: pd.Series) -> list[str]:
     return sorted(uniq, key=key)
 
 
+def _one_per_pixel(x: np.ndarray, y: np.ndarray, width: int = 4000, height: int = 2000):
+    """Keep one point per cell of a grid finer than the figure's pixels.
+
+    Hundreds of thousands of overlapping markers draw the same picture as one
+    marker per pixel, at a fraction of the time.
+    """
+    if x.size < 20_000:
+        return np.ones(x.size, dtype=bool)
+    xr = np.ptp(x) or 1.0
+    yr = np.ptp(y) or 1.0
+    cell = (np.rint((x - x.min()) / xr * width).astype(np.int64) * (height + 1)
+            + np.rint((y - y.min()) / yr * height).astype(np.int64))
+    _, first = np.unique(cell, return_index=True)
+    keep = np.zeros(x.size, dtype=bool)
+    keep[first] = True
+    return keep
+
+
 def _save(fig, path: Path) -> Path:
     from gwasrep.io._atomic import atomic_path
 
@@ -62,7 +80,9 @@ def manhattan(sumstats: pd.DataFrame, path: str | os.PathLike, *, p_col: str = "
         pos = df["POS"].to_numpy()[sel].astype(float)
         lo, hi = (pos.min(), pos.max()) if pos.size else (0.0, 1.0)
         x = pos - lo + offset
-        ax.scatter(x, y[sel], s=3, c="#1f4e79" if k % 2 == 0 else "#7fa7d1", linewidths=0,
+        ys = y[sel]
+        keep = _one_per_pixel(x, ys, width=max(200, int(4000 * sel.mean())))
+        ax.scatter(x[keep], ys[keep], s=3, c="#1f4e79" if k % 2 == 0 else "#7fa7d1", linewidths=0,
                    rasterized=True)
         ticks.append((offset + (hi - lo) / 2, c))
         offset += (hi - lo) + max((hi - lo) * 0.02, 1.0)
@@ -94,7 +114,8 @@ def qq(pvalues: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
             continue
         expected = -np.log10((np.arange(1, p.size + 1) - 0.5) / p.size)
         obs = -np.log10(p)
-        ax.scatter(expected, obs, s=4, linewidths=0, rasterized=True,
+        keep = _one_per_pixel(expected, obs)
+        ax.scatter(expected[keep], obs[keep], s=4, linewidths=0, rasterized=True,
                    label=f"{label} (lambda GC {lambda_gc(p):.3f})")
         top = max(top, expected.max())
     ax.plot([0, top], [0, top], color="grey", lw=1, ls="--", label="expected under the null")

@@ -9,7 +9,7 @@ from scipy import optimize, stats
 
 from conftest import random_design
 from gwasrep import multitrait_lrt
-from gwasrep.assoc._scan_kernels import BYTE_DOSAGE, BYTE_HAS_MISSING, packed_crossprod
+from gwasrep.assoc._scan_kernels import packed_crossprod
 from gwasrep.assoc.lrt import block_moments_dense, block_moments_from_packed, fit_null
 from gwasrep.io._bed_kernels import encode_bed
 
@@ -81,9 +81,10 @@ def test_per_dimension_matches_statsmodels_with_imputation():
         assert res.obs_ct[j] == np.isfinite(G[:, j]).sum()
 
 
-def test_packed_kernel_matches_dense_path_with_sample_subset():
+@pytest.mark.parametrize("K", [2, 3])  # D + K - 1 = 4 or 5 columns (odd: a last single pass)
+def test_packed_kernel_matches_dense_path_with_sample_subset(K):
     rng = np.random.default_rng(5)
-    n_fam, M, D, K = 157, 23, 3, 2
+    n_fam, M, D = 157, 23, 3  # M not a multiple of 4
     codes = rng.binomial(2, rng.uniform(0.05, 0.5, M), size=(n_fam, M)).astype(np.int8)
     codes[rng.random(codes.shape) < 0.03] = -1
     codes[:, 3] = 0                       # monomorphic
@@ -103,7 +104,8 @@ def test_packed_kernel_matches_dense_path_with_sample_subset():
     c = XT.shape[0]
     u, s1, s2, nm = np.empty((M, c)), np.empty(M), np.empty(M), np.empty(M)
     sm_ = np.zeros((M, c))
-    packed_crossprod(packed, BYTE_DOSAGE, BYTE_HAS_MISSING, XT, mask, u, s1, s2, nm, sm_)
+    byte_full = mask.reshape(-1, 4).min(axis=1) > 0
+    packed_crossprod(packed, XT, mask, byte_full, u, s1, s2, nm, sm_)
     fast = block_moments_from_packed(u, s1, s2, nm, sm_, null.design.sum(axis=0), len(used))
     dense = block_moments_dense(null, Gf)
     ok = dense.obs_ct > 0

@@ -364,42 +364,54 @@ def run_assoc(cfg: AssocConfig, *, progress: Callable[[int, int], None] | None =
     else:
         results = run_local(prep.state, pending, threads=cfg.threads)
         backend = {"kind": "local", "threads": cfg.threads}
-    t_scan = time.perf_counter()
-    for i, res in results:
-        _save_block(partial, i, res)
-        n_done += len(blocks[i][1])
-        if progress:
-            progress(n_done, n_total)
-    t_scan = time.perf_counter() - t_scan
 
-    # Assemble in variant order, streaming block by block.
+    # The main thread writes finished blocks in variant order while workers scan.
     files: dict[str, Path] = {}
     bim = prep.fileset.bim
     keep_cols = ["CHROM", "POS", "ID", "A1", "A1_FREQ", "P", "P_BONF", "LRT"]
     kept, excluded, crcs = [], [], []
+    t_scan = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        tmp = {fmt: stack.enter_context(atomic_path(out / f"sumstats.{fmt}"))
+        tmp = {fmt: stack.enter_context(atomic_path(out / f"sumstats.{fmt}", tmp_dir=partial))
                for fmt in cfg.formats}
         writer = None
         if "parquet" in tmp:
             writer = stack.enter_context(pq.ParquetWriter(tmp["parquet"], sumstats_schema(D)))
-        for i, idx in blocks:
-            res = _load_block(partial, i)
-            crcs.append(int(res["crc32"][0]))
-            frame = _block_frame(bim, idx, res, D)
-            ok = frame["_reason"].to_numpy() == ""
-            if not ok.all():
-                excluded.append(frame.loc[~ok, ["CHROM", "POS", "ID", "A1", "A1_FREQ", "OBS_CT",
-                                                "MISSING_FRAC", "_reason"]]
-                                .rename(columns={"_reason": "REASON"}))
-            frame = frame.loc[ok].drop(columns="_reason")
-            kept.append(frame[keep_cols + [f"P_{k + 1}" for k in range(D)]])
-            if writer is not None:
-                writer.write_table(pa.Table.from_pandas(frame, schema=writer.schema,
-                                                        preserve_index=False))
-            if "tsv" in tmp:
-                frame.to_csv(tmp["tsv"], sep="\t", index=False, na_rep="NA", float_format="%.10g",
-                             header=(i == 0), mode="w" if i == 0 else "a")
+        ready: dict[int, dict] = {}
+        next_block = 0
+
+        def write_ready() -> None:
+            nonlocal next_block
+            while next_block < len(blocks) and (next_block in ready or next_block in done):
+                i, idx = blocks[next_block]
+                res = ready.pop(i) if i in ready else _load_block(partial, i)
+                crcs.append(int(res["crc32"][0]))
+                frame = _block_frame(bim, idx, res, D)
+                ok = frame["_reason"].to_numpy() == ""
+                if not ok.all():
+                    excluded.append(frame.loc[~ok, ["CHROM", "POS", "ID", "A1", "A1_FREQ",
+                                                    "OBS_CT", "MISSING_FRAC", "_reason"]]
+                                    .rename(columns={"_reason": "REASON"}))
+                frame = frame.loc[ok].drop(columns="_reason")
+                kept.append(frame[keep_cols + [f"P_{k + 1}" for k in range(D)]])
+                if writer is not None:
+                    writer.write_table(pa.Table.from_pandas(frame, schema=writer.schema,
+                                                            preserve_index=False))
+                if "tsv" in tmp:
+                    frame.to_csv(tmp["tsv"], sep="\t", index=False, na_rep="NA",
+                                 float_format="%.10g", header=(i == 0), mode="w" if i == 0 else "a")
+                next_block += 1
+
+        write_ready()
+        for i, res in results:
+            _save_block(partial, i, res)
+            n_done += len(blocks[i][1])
+            if progress:
+                progress(n_done, n_total)
+            ready[i] = res
+            write_ready()
+        assert next_block == len(blocks), (next_block, len(blocks))
+    t_scan = time.perf_counter() - t_scan
     files.update({f"sumstats_{fmt}": out / f"sumstats.{fmt}" for fmt in cfg.formats})
 
     tested = pd.concat(kept, ignore_index=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gwasrep.assoc._scan_kernels import BYTE_DOSAGE, BYTE_HAS_MISSING, packed_crossprod
+from gwasrep.assoc._scan_kernels import packed_crossprod
 from gwasrep.assoc.lrt import NullModel, block_moments_from_packed, scan_statistics
 from gwasrep.io.plink import read_packed
 
@@ -35,6 +35,8 @@ class ScanState:
     XT: np.ndarray
     #: 1.0 at used .fam positions, shape (4 ceil(n_fam/4),).
     mask: np.ndarray
+    #: True for .bed bytes whose 4 samples are all used, shape (ceil(n_fam/4),).
+    byte_full: np.ndarray
     #: Column sums of ``[R0, Qc]``, shape (c,).
     colsum_X: np.ndarray
     #: The fitted null model.
@@ -53,6 +55,7 @@ def make_scan_state(bed_path, n_fam: int, fam_idx: np.ndarray, null: NullModel, 
     mask = np.zeros(n_pad)
     mask[fam_idx] = 1.0
     return ScanState(bed_path=str(bed_path), n_fam=n_fam, XT=XT, mask=mask,
+                     byte_full=mask.reshape(-1, 4).min(axis=1) > 0,
                      colsum_X=X.sum(axis=0), null=null, maf=maf, geno=geno)
 
 
@@ -75,8 +78,7 @@ def scan_block(state: ScanState, variant_idx: np.ndarray) -> dict[str, np.ndarra
     u = np.empty((m, c))
     s1, s2, nmiss = np.empty(m), np.empty(m), np.empty(m)
     smiss = np.zeros((m, c))
-    packed_crossprod(packed, BYTE_DOSAGE, BYTE_HAS_MISSING, state.XT, state.mask,
-                     u, s1, s2, nmiss, smiss)
+    packed_crossprod(packed, state.XT, state.mask, state.byte_full, u, s1, s2, nmiss, smiss)
     mom = block_moments_from_packed(u, s1, s2, nmiss, smiss, state.colsum_X,
                                     state.null.n_samples)
     res = scan_statistics(state.null, mom, maf=state.maf, geno=state.geno)

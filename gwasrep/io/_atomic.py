@@ -12,14 +12,18 @@ __all__ = ["atomic_path", "atomic_write_text"]
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; rename it over ``target`` on success.
+def atomic_path(target: str | os.PathLike, tmp_dir: str | os.PathLike | None = None
+                ) -> Iterator[Path]:
+    """Yield a temporary path; rename it over ``target`` on success.
 
-    On an exception the temporary file is removed and ``target`` is untouched.
+    The temporary file is in ``tmp_dir`` (default: the target's folder), which
+    must be on the same file system. On an exception it is removed and
+    ``target`` is untouched.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                               dir=tmp_dir or target.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:
