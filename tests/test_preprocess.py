@@ -23,6 +23,15 @@ def test_int_blom_with_averaged_ties():
     np.testing.assert_allclose(inverse_normal_transform(x)[:, 0], expect, rtol=1e-12)
 
 
+def test_average_ranks_match_scipy():
+    from gwasrep.assoc.preprocess import average_ranks
+
+    rng = np.random.default_rng(4)
+    for x in (rng.integers(0, 5, 200).astype(float), rng.standard_normal(57), np.ones(6),
+              np.array([2.0])):
+        np.testing.assert_array_equal(average_ranks(x), stats.rankdata(x, method="average"))
+
+
 def test_pca_scores_match_covariance_eigendecomposition():
     rng = np.random.default_rng(0)
     E = rng.standard_normal((200, 6)) @ rng.standard_normal((6, 6))
