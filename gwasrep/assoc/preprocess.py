@@ -15,8 +15,8 @@ from scipy import special
 from gwasrep.assoc.lrt import covariate_basis
 from gwasrep.errors import InputError
 
-__all__ = ["PreprocessResult", "average_ranks", "inverse_normal_transform", "pca_project", "preprocess_embeddings",
-           "regress_out"]
+__all__ = ["PreprocessResult", "average_ranks", "inverse_normal_transform", "pca_project",
+           "preprocess_embeddings", "regress_out"]
 
 
 def pca_project(E: np.ndarray, n_pcs: int) -> tuple[np.ndarray, np.ndarray]:
