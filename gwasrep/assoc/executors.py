@@ -6,6 +6,7 @@ engine checkpoints each result as it arrives.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -24,12 +25,12 @@ def run_local(state: ScanState, blocks: Sequence[tuple[int, np.ndarray]], *,
     At most ``2 * threads`` blocks are in flight, so memory stays bounded by
     the block size.
     """
-    todo = list(blocks)
+    todo = deque(blocks)
     with ThreadPoolExecutor(max_workers=max(1, threads)) as ex:
         running = {}
         while todo or running:
             while todo and len(running) < 2 * max(1, threads):
-                i, idx = todo.pop(0)
+                i, idx = todo.popleft()
                 running[ex.submit(scan_block, state, idx)] = i
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in sorted(done, key=lambda f: running[f]):
