@@ -197,10 +197,6 @@ def _prepare(cfg: AssocConfig) -> _Prepared:
     E = emb.values[align.rows["embeddings"]]
     F = cov.values[align.rows["covariates"]] if cov is not None else None
     cov_names = cov.columns if cov is not None else []
-    n_min = min(E.shape[1] if cfg.pcs is None else cfg.pcs, E.shape[1]) + len(cov_names) + 3
-    if len(align.fam_idx) < n_min:
-        raise InputError(f"too few samples: need at least D + K + 2 = {n_min} (D embedding "
-                         f"dimensions, K covariates incl. intercept), found {len(align.fam_idx)}")
     pre = preprocess_embeddings(E, F, names=emb.columns, covariate_names=cov_names,
                                 n_pcs=cfg.pcs, regress_covariates=cfg.regress_covariates,
                                 inverse_normal=cfg.inverse_normal)
