@@ -26,7 +26,7 @@ def decode_dosages(packed, sample_idx, out):  # pragma: no cover - compiled
     """
     n_var = packed.shape[0]
     n = sample_idx.shape[0]
-    lut = np.array([2.0, np.nan, 1.0, 0.0])
+    lut = A1_DOSAGE
     for j in range(n_var):
         row = packed[j]
         for i in range(n):
