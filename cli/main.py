@@ -70,21 +70,25 @@ class RateColumn(ProgressColumn):
 
     def render(self, task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} variants/s" if speed else "", style="cyan")
+        unit = "fits" if task.description == "null model" else "variants"
+        return Text(f"{speed:,.0f} {unit}/s" if speed else "", style="cyan")
 
 
 def _progress(quiet: bool):
     if quiet:
         return None, None
-    prog = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), RateColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
-    task = {"id": None}
+    prog = Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(),
+                    RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err,
+                    transient=False)
+    tasks: dict[str, int] = {}
 
-    def update(done: int, total: int):
-        if task["id"] is None:
-            task["id"] = prog.add_task("scan", total=total, completed=done)
-            prog.start()
-        prog.update(task["id"], completed=done)
+    def update(done: int, total: int, stage: str = "scanning"):
+        # Stages: "kinship" (GRM variants), "null model" (LMM fits), "scanning" (variants).
+        if stage not in tasks:
+            if not tasks:
+                prog.start()
+            tasks[stage] = prog.add_task(stage, total=total, completed=done)
+        prog.update(tasks[stage], completed=done)
 
     return prog, update
 
@@ -143,9 +147,20 @@ def assoc(
     plots: Annotated[bool, typer.Option(help="Write manhattan.png and qq.png")] = True,
     resume: Annotated[bool, typer.Option(help="Continue an unfinished run in --out")] = False,
     overwrite: Annotated[bool, typer.Option(help="Discard an unfinished run in --out")] = False,
+    lmm: Annotated[str | None, typer.Option(
+        "--lmm", metavar="[auto|full|lowrank]",
+        help="Linear mixed model with a GRM; bare --lmm means auto (full rank if the "
+             "eigendecomposition fits in memory, else low rank)")] = None,
+    grm: Annotated[Path | None, typer.Option(help="GCTA binary GRM prefix (.grm.bin/.grm.N.bin/.grm.id) instead of computing it")] = None,
+    grm_extract: Annotated[Path | None, typer.Option(help="Build the GRM from these variant IDs only")] = None,
+    grm_kind: Annotated[str, typer.Option(help="standardized (GCTA) or centered (GEMMA -gk 1)")] = "standardized",
+    grm_maf: Annotated[float, typer.Option(help="Minimum MAF of GRM variants")] = 0.01,
+    loco: Annotated[bool, typer.Option(help="Leave-one-chromosome-out GRM and null model per chromosome")] = False,
+    reml: Annotated[bool, typer.Option(help="Fit the LMM variance components by REML instead of ML")] = False,
+    allow_nonconverged: Annotated[bool, typer.Option(help="Scan even if the LMM null fit did not converge")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar or summary")] = False,
 ):
-    """Multi-trait LRT, per-dimension linear tests and Bonferroni aggregate on a PLINK fileset."""
+    """Multi-trait LRT, per-dimension tests and Bonferroni aggregate on a PLINK fileset (linear or LMM)."""
     from gwasrep.assoc.engine import AssocConfig, run_assoc
 
     cfg = AssocConfig(emb=emb, bed=bed, out=out_dir, covar=covar, covar_cols=_csv(covar_cols),
@@ -154,7 +169,9 @@ def assoc(
                       exclude=exclude, keep=keep, remove=remove, drop_missing=drop_missing,
                       block_size=block_size, threads=threads, dask_scheduler=dask_scheduler,
                       formats=tuple(_csv(fmt) or []), plots=plots, resume=resume,
-                      overwrite=overwrite)
+                      overwrite=overwrite, lmm=lmm, grm=grm, grm_extract=grm_extract,
+                      grm_kind=grm_kind, grm_maf=grm_maf, loco=loco, reml=reml,
+                      allow_nonconverged=allow_nonconverged)
     prog, update = _progress(quiet)
     try:
         run = run_assoc(cfg, progress=update)
@@ -195,9 +212,23 @@ def demo(
     out.print(f"plots: {res.run.files['manhattan']}  {res.run.files['qq']}", highlight=False)
 
 
+def _bare_flags(argv: list[str]) -> list[str]:
+    """Let ``--lmm`` stand alone for ``--lmm auto``.
+
+    Typer (0.29, on click 8.4) has no option with an optional value, so a
+    bare ``--lmm`` (last, or followed by another option) gets its value here.
+    """
+    out_argv = []
+    for i, tok in enumerate(argv):
+        out_argv.append(tok)
+        if tok == "--lmm" and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
+            out_argv.append("auto")
+    return out_argv
+
+
 def main() -> None:  # the console script
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    app(prog_name="gwasrep")
+    app(args=_bare_flags(sys.argv[1:]), prog_name="gwasrep")
 
 
 if __name__ == "__main__":  # pragma: no cover

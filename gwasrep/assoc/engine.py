@@ -46,7 +46,8 @@ PARTIAL_DIR = ".gwasrep_partial"
 #: Settings that change results; a resumed run must match them exactly.
 _RESULT_SETTINGS = ("emb", "bed", "covar", "covar_cols", "meta_cols", "pcs", "regress_covariates",
                     "inverse_normal", "maf", "geno", "chrom", "extract", "exclude", "keep",
-                    "remove", "drop_missing", "block_size")
+                    "remove", "drop_missing", "block_size", "lmm", "grm", "grm_extract",
+                    "grm_kind", "grm_maf", "loco", "reml")
 
 
 @dataclass
@@ -77,6 +78,17 @@ class AssocConfig:
     plots: bool = True
     resume: bool = False
     overwrite: bool = False
+    #: Linear mixed model: None (off), "auto", "full" or "lowrank" (see assoc/lmm_setup.py).
+    lmm: str | None = None
+    #: GCTA binary GRM prefix to use instead of computing one from the .bed.
+    grm: Path | None = None
+    #: Variant IDs to build the GRM from (default: every variant of the .bim).
+    grm_extract: Path | None = None
+    grm_kind: str = "standardized"
+    grm_maf: float = 0.01
+    loco: bool = False
+    reml: bool = False
+    allow_nonconverged: bool = False
 
     def check(self) -> None:
         if not 0.0 <= self.maf <= 0.5:
@@ -87,6 +99,10 @@ class AssocConfig:
             raise InputError(f"--block-size {self.block_size}: expected a positive integer")
         if self.threads < 1:
             raise InputError(f"--threads {self.threads}: expected a positive integer")
+        if self.lmm is None and (self.grm or self.grm_extract or self.loco or self.reml):
+            raise InputError("--grm, --grm-extract, --loco and --reml need --lmm")
+        if not 0.0 <= self.grm_maf <= 0.5:
+            raise InputError(f"--grm-maf {self.grm_maf}: expected a value in [0, 0.5]")
         bad = set(self.formats) - {"parquet", "tsv"}
         if bad or not self.formats:
             raise InputError(f"--format {','.join(self.formats)}: expected parquet, tsv or both")
@@ -161,9 +177,10 @@ class _Prepared:
     notes: list[str]
     inputs: dict[str, dict]
     sample_counts: dict
+    lmm: object | None = None
 
 
-def _prepare(cfg: AssocConfig) -> _Prepared:
+def _prepare(cfg: AssocConfig, progress: Callable[..., None] | None = None) -> _Prepared:
     """Read, validate and align every input and fit the null model; writes nothing."""
     cfg.check()
     fileset = open_plink(cfg.bed)
@@ -221,9 +238,23 @@ def _prepare(cfg: AssocConfig) -> _Prepared:
     if variant_idx.size == 0:
         raise InputError("no variant left to test after --chrom/--extract/--exclude")
 
+    setup = None
+    if cfg.lmm is not None:
+        from gwasrep.assoc.lmm_setup import prepare_lmm
+
+        setup = prepare_lmm(cfg, fileset, align.fam_idx, pre.E, F, variant_idx,
+                            trait_names=pre.names, progress=progress)
+        notes += setup.notes
+
     inputs = {}
+    grm_files = {}
+    if cfg.grm is not None:
+        from gwasrep.io.grm import grm_paths
+
+        grm_files = {f"grm_{k}": v for k, v in grm_paths(cfg.grm).items() if v.exists()}
     for name, path in (("emb", cfg.emb), ("covar", cfg.covar), ("keep", cfg.keep),
                        ("remove", cfg.remove), ("extract", cfg.extract), ("exclude", cfg.exclude),
+                       ("grm_extract", cfg.grm_extract), *grm_files.items(),
                        ("bim", fileset.bed_path.with_suffix(".bim")),
                        ("fam", fileset.bed_path.with_suffix(".fam"))):
         if path is not None:
@@ -234,11 +265,25 @@ def _prepare(cfg: AssocConfig) -> _Prepared:
                      "mtime_ns": st.st_mtime_ns, "n_samples": fileset.n_samples,
                      "n_variants": fileset.n_variants}
     state = make_scan_state(fileset.bed_path, fileset.n_samples, align.fam_idx, null,
-                            maf=cfg.maf, geno=cfg.geno)
+                            maf=cfg.maf, geno=cfg.geno, lmm=setup.scans if setup else (),
+                            variant_group=setup.variant_group if setup else None)
     return _Prepared(fileset=fileset, fam_idx=align.fam_idx, variant_idx=variant_idx, state=state,
                      trait_names=pre.names, steps=pre.steps, explained=pre.explained_variance,
                      covariate_names=cov_names, notes=notes, inputs=inputs,
-                     sample_counts=align.counts)
+                     sample_counts=align.counts, lmm=setup)
+
+
+def _make_blocks(variant_idx: np.ndarray, block_size: int,
+                 group: np.ndarray | None) -> list[tuple[int, np.ndarray]]:
+    """Consecutive blocks of at most ``block_size`` variants that never span two LMM groups."""
+    labels = np.zeros(variant_idx.size, dtype=np.int64) if group is None else group[variant_idx]
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+    ends = np.r_[starts[1:], variant_idx.size]
+    blocks = []
+    for a, b in zip(starts, ends, strict=True):
+        for lo in range(a, b, block_size):
+            blocks.append((len(blocks), variant_idx[lo:min(b, lo + block_size)]))
+    return blocks
 
 
 def _fingerprint(cfg: AssocConfig, prep: _Prepared) -> dict:
@@ -340,14 +385,12 @@ def run_assoc(cfg: AssocConfig, *, progress: Callable[[int, int], None] | None =
     ``run.json`` (metadata), ``manhattan.png``, ``qq.png`` and ``report.md``.
     """
     t0 = time.perf_counter()
-    prep = _prepare(cfg)
+    prep = _prepare(cfg, progress)
     null = prep.state.null
     D = null.n_traits
     out = Path(cfg.out)
     partial = _open_partial(cfg, prep)
-    bounds = list(range(0, prep.variant_idx.size, cfg.block_size)) + [prep.variant_idx.size]
-    blocks = [(i, prep.variant_idx[a:b])
-              for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))]
+    blocks = _make_blocks(prep.variant_idx, cfg.block_size, prep.state.variant_group)
     done = {int(p.stem.split("_")[1]) for p in partial.glob("block_*.npz")}
     pending = [blk for blk in blocks if blk[0] not in done]
     n_total = int(prep.variant_idx.size)
@@ -423,11 +466,16 @@ def run_assoc(cfg: AssocConfig, *, progress: Callable[[int, int], None] | None =
     lam.update({f"P_{k + 1}": lambda_gc(tested[f"P_{k + 1}"]) for k in range(D)})
     top = tested.nsmallest(10, "P")[["ID", "CHROM", "POS", "A1", "A1_FREQ", "P", "P_BONF"]]
 
+    if prep.lmm is not None:
+        files["variance_components"] = _write_variance_components(
+            out / "variance_components.tsv", prep.lmm, prep.trait_names)
+
     if cfg.plots and len(tested):
         from gwasrep import plots
 
         files["manhattan"] = plots.manhattan(tested, out / "manhattan.png",
-                                             title=f"Multi-trait LRT ({D} df)")
+                                             title=f"Multi-trait {'LMM ' if prep.lmm else ''}"
+                                                   f"LRT ({D} df)")
         files["qq"] = plots.qq({"multi-trait LRT": tested["P"].to_numpy(),
                                 "Bonferroni over dimensions": tested["P_BONF"].to_numpy()},
                                out / "qq.png")
@@ -444,7 +492,8 @@ def run_assoc(cfg: AssocConfig, *, progress: Callable[[int, int], None] | None =
                    "pca_explained_variance": prep.explained},
         "covariates": {"n_covariates_with_intercept": null.n_covariates,
                        "names": prep.covariate_names},
-        "null_model": {"lml0": null.lml0, "C0": null.C0.tolist()},
+        "null_model": ({"kind": "lmm", **prep.lmm.meta} if prep.lmm else
+                       {"kind": "linear", "lml0": null.lml0, "C0": null.C0.tolist()}),
         "variants": {"selected": n_total, "tested": int(len(tested)), "excluded": excluded_counts},
         "lambda_gc": lam,
         "backend": backend,
@@ -467,6 +516,22 @@ def run_assoc(cfg: AssocConfig, *, progress: Callable[[int, int], None] | None =
     return run
 
 
+def _write_variance_components(path: Path, setup, names: list[str]) -> Path:
+    """One row per (group, dimension) with h2 and the Cg, Cn diagonals.
+
+    Specified in data_specs/variance_components.md.
+    """
+    rows = []
+    for g, n in zip(setup.group_names, setup.nulls, strict=True):
+        for k, name in enumerate(names):
+            rows.append({"GROUP": g, "DIM": k + 1, "NAME": name, "H2": n.h2[k],
+                         "VG": n.Cg[k, k], "VE": n.Cn[k, k], "METHOD": "REML" if n.restricted
+                         else "ML", "CONVERGED": n.converged, "LML": n.lml})
+    with atomic_path(path) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, sep="\t", index=False, float_format="%.8g")
+    return path
+
+
 def _report(run: AssocRun, meta: dict) -> str:
     lines = ["# gwasrep assoc report", "",
              f"- samples used: {run.n_samples:,}",
@@ -479,6 +544,25 @@ def _report(run: AssocRun, meta: dict) -> str:
              f"- lambda GC: multi-trait P {run.lambda_gc['P']:.3f}, "
              f"P_BONF {run.lambda_gc['P_BONF']:.3f}",
              f"- wall time: {run.wall_time_s:.1f} s", ""]
+    nm = meta["null_model"]
+    if nm["kind"] == "lmm":
+        lines += ["## Linear mixed model", "",
+                  f"- kinship: {nm['mode']} rank ({nm['why']}); LOCO: {nm['loco']}; "
+                  f"variance components by {nm['fit']}", ""]
+        names = list(meta["traits"]["names"].values())
+        for g, summ in nm["null"].items():
+            which = "(all chromosomes)" if g == "all" else f"without chromosome {g}"
+            lines += [f"Null model {which}: lml {summ['lml']:.6g}, "
+                      f"converged {summ['converged']}", "",
+                      "| dimension | h2 | " + " | ".join(f"rg with {n}" for n in names) + " |",
+                      "|---" * (len(names) + 2) + "|"]
+            for k, n in enumerate(names):
+                rg = ["NA" if v is None else f"{v:.3f}" for v in summ["rg"][k]]
+                lines.append(f"| {n} | {summ['h2'][k]:.3f} | " + " | ".join(rg) + " |")
+            lines.append("")
+            if len(nm["null"]) > 3:
+                lines += [f"(and {len(nm['null']) - 1} more LOCO fits in run.json)", ""]
+                break
     if run.notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in run.notes] + [""]
     lines += ["## Top variants (multi-trait LRT)", "",

@@ -23,6 +23,7 @@ __all__ = [
     "fit_null",
     "multitrait_lrt",
     "scan_statistics",
+    "untested_reasons",
 ]
 
 #: A genotype whose covariate-residual sum of squares is below this fraction of
@@ -270,13 +271,33 @@ class AssocResult:
     df_resid: int
     #: Null log-likelihood.
     lml0: float
-    #: Null residual covariance, shape (D, D).
+    #: Null residual covariance, shape (D, D) (the LMM's noise covariance Cn).
     C0: np.ndarray = field(repr=False)
+    #: The LMM null model (Cg, Cn, h2, genetic correlations) when a kinship was used.
+    lmm: object | None = field(default=None, repr=False)
 
     @property
     def tested(self) -> np.ndarray:
         """Boolean mask of the variants that were tested, shape (m,)."""
         return self.reason == ""
+
+
+def untested_reasons(mom: BlockMoments, collinear: np.ndarray, *, maf: float,
+                     geno: float) -> np.ndarray:
+    """Why each variant of a block is not tested ("" if it is), shape (m,), object.
+
+    Checks in order of precedence; the first that applies is reported:
+    all_missing, geno, monomorphic, maf, collinear_with_covariates.
+    """
+    m = mom.gg.shape[0]
+    maf_v = np.minimum(mom.a1_freq, 1 - mom.a1_freq)
+    reason = np.full(m, "", dtype=object)
+    reason[(reason == "") & (mom.obs_ct == 0)] = "all_missing"
+    reason[(reason == "") & (mom.missing_frac > geno)] = "geno"
+    reason[(reason == "") & (mom.gg <= 0)] = "monomorphic"
+    reason[(reason == "") & (maf_v < maf)] = "maf"
+    reason[(reason == "") & collinear] = "collinear_with_covariates"
+    return reason
 
 
 def scan_statistics(null: NullModel, mom: BlockMoments, *, maf: float = 0.0,
@@ -299,18 +320,10 @@ def scan_statistics(null: NullModel, mom: BlockMoments, *, maf: float = 0.0,
     on ``N - K - 1`` degrees of freedom.
     """
     N, D, K = null.n_samples, null.n_traits, null.n_covariates
-    m = mom.gg.shape[0]
     num = mom.gX[:, :D]
     proj = mom.gX[:, D:]
     gt = mom.gg - (proj**2).sum(axis=1)
-    maf_v = np.minimum(mom.a1_freq, 1 - mom.a1_freq)
-    reason = np.full(m, "", dtype=object)
-    # Checks in order of precedence; the first that applies is reported.
-    reason[(reason == "") & (mom.obs_ct == 0)] = "all_missing"
-    reason[(reason == "") & (mom.missing_frac > geno)] = "geno"
-    reason[(reason == "") & (mom.gg <= 0)] = "monomorphic"
-    reason[(reason == "") & (maf_v < maf)] = "maf"
-    reason[(reason == "") & (gt <= COLLINEAR_RTOL * mom.gg)] = "collinear_with_covariates"
+    reason = untested_reasons(mom, gt <= COLLINEAR_RTOL * mom.gg, maf=maf, geno=geno)
     ok = reason == ""
     gt_ok = np.where(ok, gt, 1.0)
     df_resid = N - K - 1
@@ -336,8 +349,9 @@ def scan_statistics(null: NullModel, mom: BlockMoments, *, maf: float = 0.0,
 
 
 def multitrait_lrt(E: np.ndarray, G: np.ndarray, *, covariates: np.ndarray | None = None,
-                   maf: float = 0.0, geno: float = 1.0) -> AssocResult:
-    """Multi-trait LRT, per-dimension OLS tests and their Bonferroni aggregate.
+                   maf: float = 0.0, geno: float = 1.0, kinship=None,
+                   reml: bool = False, allow_nonconverged: bool = False) -> AssocResult:
+    """Multi-trait LRT, per-dimension tests and their Bonferroni aggregate.
 
     Parameters
     ----------
@@ -350,6 +364,14 @@ def multitrait_lrt(E: np.ndarray, G: np.ndarray, *, covariates: np.ndarray | Non
     maf, geno : float
         Variants with minor allele frequency < ``maf`` or missing fraction >
         ``geno`` are reported as untested (``reason`` is set), not dropped.
+    kinship : ndarray of shape (n_samples, n_samples) or KinshipEigen, optional
+        A GRM: switches to the multi-trait LMM ``Cg (x) K + Cn (x) I``, with
+        Cg and Cn fitted under the null (see :mod:`gwasrep.assoc.lmm`). The
+        fitted null (h2, genetic correlations) is in ``result.lmm``.
+    reml : bool
+        Fit Cg and Cn by REML instead of ML (LMM only).
+    allow_nonconverged : bool
+        Scan even if the LMM null fit did not converge.
 
     Returns
     -------
@@ -362,7 +384,8 @@ def multitrait_lrt(E: np.ndarray, G: np.ndarray, *, covariates: np.ndarray | Non
     estimated under the null by ML; under the alternative ``C = s C0`` with one
     free scale ``s`` per variant. ``LRT = 2 (lml1 - lml0)`` and ``P`` comes from
     chi2 with D degrees of freedom. ``P_BONF = min(1, D min_k P_k)`` aggregates
-    the per-dimension OLS tests.
+    the per-dimension tests (OLS, or LMM with the null's per-trait variance
+    ratio and a per-variant scale).
 
     Examples
     --------
@@ -380,4 +403,13 @@ def multitrait_lrt(E: np.ndarray, G: np.ndarray, *, covariates: np.ndarray | Non
     Lippert et al. (2014), Casale et al. (2015); the scanner of glimix-core.
     """
     null = fit_null(E, covariates)
-    return scan_statistics(null, block_moments_dense(null, G), maf=maf, geno=geno)
+    if kinship is None:
+        return scan_statistics(null, block_moments_dense(null, G), maf=maf, geno=geno)
+    from gwasrep.assoc import lmm
+
+    eig = kinship if isinstance(kinship, lmm.KinshipEigen) else lmm.eigen_from_kinship(kinship)
+    lnull = lmm.fit_lmm_null(E, covariates, eig, restricted=reml)
+    if not lnull.converged and not allow_nonconverged:
+        raise lmm.NonConvergenceError(lmm.describe_nonconvergence(lnull))
+    scan = lmm.make_lmm_scan(lnull, E, covariates)
+    return lmm.lmm_block_result(scan, G, maf=maf, geno=geno, null=lnull)

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from gwasrep.assoc._scan_kernels import packed_crossprod
+from gwasrep.assoc.lmm import LmmScan, lmm_block_result
 from gwasrep.assoc.lrt import NullModel, block_moments_from_packed, scan_statistics
+from gwasrep.io._bed_kernels import decode_dosages
 from gwasrep.io.plink import read_packed
 
 __all__ = ["BLOCK_FIELDS", "ScanState", "make_scan_state", "scan_block"]
@@ -43,10 +45,17 @@ class ScanState:
     null: NullModel
     maf: float
     geno: float
+    #: Positions of the used samples in the .fam (the LMM decodes dosages in this order).
+    sample_idx: np.ndarray | None = None
+    #: LMM scans, one per group of variants (empty: no kinship, the OLS-based tests).
+    lmm: tuple[LmmScan, ...] = ()
+    #: Group (index into ``lmm``) of every .bim variant, -1 if not tested.
+    variant_group: np.ndarray | None = None
 
 
 def make_scan_state(bed_path, n_fam: int, fam_idx: np.ndarray, null: NullModel, *,
-                    maf: float = 0.0, geno: float = 1.0) -> ScanState:
+                    maf: float = 0.0, geno: float = 1.0, lmm: tuple[LmmScan, ...] = (),
+                    variant_group: np.ndarray | None = None) -> ScanState:
     """Lay the null model's design out over the .fam positions."""
     X = null.design
     n_pad = 4 * ((n_fam + 3) // 4)
@@ -56,7 +65,9 @@ def make_scan_state(bed_path, n_fam: int, fam_idx: np.ndarray, null: NullModel, 
     mask[fam_idx] = 1.0
     return ScanState(bed_path=str(bed_path), n_fam=n_fam, XT=XT, mask=mask,
                      byte_full=mask.reshape(-1, 4).min(axis=1) > 0,
-                     colsum_X=X.sum(axis=0), null=null, maf=maf, geno=geno)
+                     colsum_X=X.sum(axis=0), null=null, maf=maf, geno=geno,
+                     sample_idx=np.asarray(fam_idx, dtype=np.int64), lmm=tuple(lmm),
+                     variant_group=variant_group)
 
 
 def scan_block(state: ScanState, variant_idx: np.ndarray) -> dict[str, np.ndarray]:
@@ -74,6 +85,15 @@ def scan_block(state: ScanState, variant_idx: np.ndarray) -> dict[str, np.ndarra
         plus ``crc32``, the CRC-32 of the block's .bed bytes.
     """
     packed = read_packed(state.bed_path, variant_idx, state.n_fam)
+    if state.lmm:
+        groups = np.unique(state.variant_group[variant_idx])
+        # Blocks never span LMM groups (see engine._make_blocks).
+        assert groups.size == 1, groups
+        assert groups[0] >= 0, groups
+        G = np.empty((state.sample_idx.size, len(variant_idx)), order="F")
+        decode_dosages(packed, state.sample_idx, G)
+        res = lmm_block_result(state.lmm[int(groups[0])], G, maf=state.maf, geno=state.geno)
+        return _as_block(res, packed)
     m, c = packed.shape[0], state.XT.shape[0]
     u = np.empty((m, c))
     s1, s2, nmiss = np.empty(m), np.empty(m), np.empty(m)
@@ -82,6 +102,10 @@ def scan_block(state: ScanState, variant_idx: np.ndarray) -> dict[str, np.ndarra
     mom = block_moments_from_packed(u, s1, s2, nmiss, smiss, state.colsum_X,
                                     state.null.n_samples)
     res = scan_statistics(state.null, mom, maf=state.maf, geno=state.geno)
+    return _as_block(res, packed)
+
+
+def _as_block(res, packed: np.ndarray) -> dict[str, np.ndarray]:
     out = {name: getattr(res, name) for name in BLOCK_FIELDS}
     out["reason"] = res.reason.astype("U32")
     out["crc32"] = np.array([zlib.crc32(packed)], dtype=np.int64)

@@ -1,0 +1,199 @@
+"""Set up the LMM for a file-level run: kinship source, full or low rank, LOCO, null fits.
+
+:func:`prepare_lmm` is called by the engine before anything is written. It
+decides how the kinship is represented (and records why), builds one null
+model per group of variants (one group, or one per chromosome with LOCO) and
+returns the :class:`~gwasrep.assoc.lmm.LmmScan` of each group.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gwasrep.assoc import lmm
+from gwasrep.assoc.kinship import GRM_KINDS, compute_grm_parts
+from gwasrep.errors import InputError, preview
+from gwasrep.io.grm import grm_paths, read_grm
+from gwasrep.io.plink import PlinkFileset
+from gwasrep.io.tables import read_variant_list
+
+__all__ = ["LMM_MODES", "LmmSetup", "choose_mode", "prepare_lmm"]
+
+log = logging.getLogger("gwasrep")
+
+LMM_MODES = ("auto", "full", "lowrank")
+#: Share of physical memory the kinship representation may take.
+MEMORY_SHARE = 0.4
+
+
+def _physical_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 8 << 30
+
+
+def choose_mode(mode: str, n_samples: int, n_grm_variants: int | None, n_groups: int,
+                memory: int | None = None) -> tuple[str, int | None, str]:
+    """Pick full or low rank; returns (mode, number of GRM variants to keep, why).
+
+    ``n_grm_variants`` is None for a GRM read from file (full rank only). The
+    full-rank path holds about ``(2 + n_groups) N^2`` float64 (the GRM, its
+    eigenvectors per group); the low-rank path ``(1 + n_groups) N S``.
+    """
+    if mode not in LMM_MODES:
+        raise InputError(f"--lmm {mode}: expected one of {', '.join(LMM_MODES)}")
+    N = n_samples
+    budget = MEMORY_SHARE * (memory or _physical_memory())
+    full_bytes = 8.0 * (2 + n_groups) * N * N
+    gb = f"{full_bytes / 2**30:.1f} GB"
+    if n_grm_variants is None:
+        if mode == "lowrank":
+            raise InputError("--lmm lowrank needs the GRM built from genotypes (the SVD of the "
+                             "N x S matrix); a GRM read with --grm supports only full rank")
+        return "full", None, f"GRM read from file: full-rank eigendecomposition ({gb})"
+    S = n_grm_variants
+    if mode == "full":
+        return "full", S, "requested with --lmm full"
+    if mode == "lowrank":
+        if S >= N:
+            raise InputError(f"--lmm lowrank needs fewer GRM variants than samples (S < N); found "
+                             f"S={S:,} >= N={N:,}: pick a subset with --grm-extract")
+        return "lowrank", S, f"requested with --lmm lowrank (S={S:,} < N={N:,})"
+    if S < N:
+        return "lowrank", S, (f"GRM from S={S:,} < N={N:,} variants: the low-rank (FaST-LMM) "
+                              "scan is exact and costs O(N S M) instead of O(N^2 M)")
+    if full_bytes <= budget:
+        return "full", S, (f"N={N:,} fits a dense eigendecomposition in memory ({gb} of a "
+                           f"{budget / 2**30:.1f} GB budget)")
+    S_fit = int(budget / (8.0 * (1 + n_groups) * N))
+    S_fit = max(1, min(S_fit, N - 1))
+    return "lowrank", S_fit, (f"N={N:,} is too large for a dense eigendecomposition ({gb} > "
+                              f"{budget / 2**30:.1f} GB budget): low rank with S={S_fit:,} "
+                              f"evenly spaced GRM variants out of {S:,}")
+
+
+@dataclass
+class LmmSetup:
+    """The LMM of a run: one scan per group of variants."""
+
+    scans: tuple[lmm.LmmScan, ...]
+    nulls: tuple[lmm.LmmNull, ...]
+    #: Group name per scan: "all", or the chromosome left out with LOCO.
+    group_names: tuple[str, ...]
+    #: Group of every .bim variant (-1 for variants not tested), int16.
+    variant_group: np.ndarray
+    meta: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _grm_from_file(prefix: Path, fam, fam_idx: np.ndarray) -> np.ndarray:
+    K, ids, _ = read_grm(prefix)
+    keys = dict(zip(zip(ids["FID"], ids["IID"], strict=True), range(len(ids)), strict=True))
+    want = list(zip(fam["FID"].to_numpy()[fam_idx], fam["IID"].to_numpy()[fam_idx],
+                    strict=True))
+    pos = np.array([keys.get(k, -1) for k in want])
+    if (pos < 0).any():
+        missing = [f"{a} {b}" for (a, b), p in zip(want, pos, strict=True) if p < 0]
+        raise InputError(f"GRM IDs do not match the samples: {len(missing):,} of the "
+                         f"{len(want):,} samples are absent from {grm_paths(prefix)['id']} "
+                         f"(e.g. {preview(missing)}); expected every sample (FID IID) in it")
+    return K[np.ix_(pos, pos)]
+
+
+def prepare_lmm(cfg, fileset: PlinkFileset, fam_idx: np.ndarray, Y: np.ndarray,
+                F: np.ndarray | None, test_idx: np.ndarray, *, trait_names: list[str],
+                progress: Callable[..., None] | None = None) -> LmmSetup:
+    """Kinship, null fits and scans for ``cfg`` (an :class:`AssocConfig` with ``lmm`` set)."""
+    if cfg.grm_kind not in GRM_KINDS:
+        raise InputError(f"--grm-kind {cfg.grm_kind}: expected one of {', '.join(GRM_KINDS)}")
+    if cfg.grm is not None and cfg.loco:
+        raise InputError("--loco needs the GRM computed from the .bed (one per chromosome); it "
+                         "cannot be combined with --grm")
+    if cfg.grm is not None and cfg.grm_extract is not None:
+        raise InputError("--grm-extract selects variants for a GRM computed from the .bed; it "
+                         "cannot be combined with --grm")
+    N = len(fam_idx)
+    bim = fileset.bim
+    chrom_all = bim["CHROM"].to_numpy().astype(str)
+    groups = (list(dict.fromkeys(chrom_all[test_idx])) if cfg.loco else ["all"])
+    meta: dict = {"loco": bool(cfg.loco), "fit": "REML" if cfg.reml else "ML"}
+    notes: list[str] = []
+
+    if cfg.grm is not None:
+        mode, _, why = choose_mode(cfg.lmm, N, None, 1)
+        K = _grm_from_file(Path(cfg.grm), fileset.fam, fam_idx)
+        meta["grm"] = {"source": str(cfg.grm), "n_samples_in_file": None}
+        parts = None
+    else:
+        if cfg.grm_extract is not None:
+            listed = read_variant_list(cfg.grm_extract)
+            cand = np.flatnonzero(bim["ID"].isin(listed).to_numpy())
+            notes.append(f"--grm-extract: {len(listed):,} IDs listed, {cand.size:,} in the .bim")
+            if cand.size == 0:
+                raise InputError(f"--grm-extract {cfg.grm_extract}: none of the {len(listed):,} "
+                                 f"IDs is in the .bim (e.g. {preview(listed)})")
+        else:
+            cand = np.arange(len(bim))
+        mode, S_keep, why = choose_mode(cfg.lmm, N, int(cand.size), len(groups))
+        if S_keep is not None and S_keep < cand.size:
+            cand = cand[np.linspace(0, cand.size - 1, S_keep).round().astype(np.int64)]
+        parts = compute_grm_parts(
+            fileset, fam_idx, cand, kind=cfg.grm_kind, maf_min=cfg.grm_maf, loco=cfg.loco,
+            keep_z=(mode == "lowrank"),
+            progress=(lambda d, t: progress(d, t, "kinship")) if progress else None)
+        if mode == "lowrank" and parts.n_variants >= N:  # pragma: no cover - guarded above
+            mode = "full"
+        meta["grm"] = {"source": "bed", "kind": cfg.grm_kind, "maf_min": cfg.grm_maf,
+                       "n_candidates": int(cand.size), "n_variants": parts.n_variants,
+                       "extract": str(cfg.grm_extract) if cfg.grm_extract else None}
+        K = None
+    meta["mode"] = mode
+    meta["why"] = why
+    log.info("LMM: %s rank (%s)", mode, why)
+
+    scans, nulls, bad = [], [], []
+    variant_group = np.full(len(bim), -1, dtype=np.int16)
+    for gi, g in enumerate(groups):
+        excl = None if g == "all" else g
+        if parts is None:
+            eig = lmm.eigen_from_kinship(K, name=f"GRM {cfg.grm}")
+        elif mode == "lowrank":
+            eig = lmm.eigen_from_standardized(parts.z_matrix(excl), scale=1.0)
+        else:
+            eig = lmm.eigen_from_kinship(parts.matrix(excl), name="GRM")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            null = lmm.fit_lmm_null(Y, F, eig, restricted=cfg.reml, trait_names=trait_names)
+        for w in caught:
+            msg = str(w.message)
+            if msg not in notes:
+                notes.append(msg)
+                log.warning("warning: %s", msg)
+        if not null.converged:
+            bad.append((g, null))
+        nulls.append(null)
+        scans.append(lmm.make_lmm_scan(null, Y, F))
+        if g == "all":
+            variant_group[test_idx] = gi
+        else:
+            variant_group[test_idx[chrom_all[test_idx] == g]] = gi
+        if progress:
+            progress(gi + 1, len(groups), "null model")
+    if bad and not cfg.allow_nonconverged:
+        g, null = bad[0]
+        where = "" if g == "all" else f" (LOCO without chromosome {g})"
+        raise lmm.NonConvergenceError(lmm.describe_nonconvergence(null) + where)
+    for g, _ in bad:
+        notes.append(f"LMM null model{'' if g == 'all' else f' without chromosome {g}'} did "
+                     "not converge; scanned anyway (--allow-nonconverged)")
+    meta["null"] = {g: n.summary() for g, n in zip(groups, nulls, strict=True)}
+    return LmmSetup(scans=tuple(scans), nulls=tuple(nulls), group_names=tuple(groups),
+                    variant_group=variant_group, meta=meta, notes=notes)
