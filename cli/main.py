@@ -184,6 +184,35 @@ def assoc(
 
 @app.command()
 @cli_errors
+def grm(
+    bed: Annotated[Path, typer.Option(help="PLINK 1 fileset prefix (.bed/.bim/.fam)")],
+    out_prefix: Annotated[Path, typer.Option("--out", help="Output prefix: writes OUT.grm.bin, OUT.grm.N.bin, OUT.grm.id")],
+    kind: Annotated[str, typer.Option(help="standardized (GCTA) or centered (GEMMA -gk 1)")] = "standardized",
+    extract: Annotated[Path | None, typer.Option(help="Use only these variant IDs")] = None,
+    keep: Annotated[Path | None, typer.Option(help="Use only these samples (FID IID or IID per line)")] = None,
+    maf: Annotated[float, typer.Option(help="Minimum minor allele frequency")] = 0.01,
+    geno: Annotated[float, typer.Option(help="Maximum fraction of missing calls per variant")] = 0.05,
+    quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+):
+    """Genetic relationship matrix in GCTA's binary format (data_specs/grm.md)."""
+    from gwasrep.assoc.kinship import make_grm
+
+    prog, update = _progress(quiet)
+    try:
+        res = make_grm(bed, out_prefix, kind=kind, extract=extract, keep=keep, maf_min=maf,
+                       max_missing=geno,
+                       progress=(lambda d, t: update(d, t, "kinship")) if update else None)
+    finally:
+        if prog is not None:
+            prog.stop()
+    if not quiet:
+        out.print(f"{kind} GRM of {res['n_samples']:,} samples from {res['n_variants']:,} "
+                  f"variants -> " + ", ".join(str(p) for p in res["paths"].values()),
+                  highlight=False)
+
+
+@app.command()
+@cli_errors
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo data and results")] = Path("gwasrep_demo"),
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,

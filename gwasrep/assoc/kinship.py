@@ -25,7 +25,7 @@ import numpy as np
 from gwasrep.errors import InputError
 from gwasrep.io.plink import PlinkFileset, read_dosages
 
-__all__ = ["GRM_KINDS", "GrmParts", "compute_grm_parts", "standardize_block"]
+__all__ = ["GRM_KINDS", "GrmParts", "compute_grm_parts", "make_grm", "standardize_block"]
 
 GRM_KINDS = ("standardized", "centered")
 
@@ -164,3 +164,48 @@ def compute_grm_parts(fileset: PlinkFileset, sample_idx: np.ndarray, variant_idx
     if keep_z:
         parts.Z = np.hstack(zs)
     return parts
+
+
+def make_grm(bed, out_prefix, *, kind: str = "standardized", extract=None, keep=None,
+             maf_min: float = 0.01, max_missing: float = 0.05,
+             progress: Callable[[int, int], None] | None = None) -> dict:
+    """Compute a GRM from a PLINK fileset and write it in GCTA's binary format.
+
+    Parameters
+    ----------
+    bed : path
+        PLINK 1 fileset prefix.
+    out_prefix : path
+        Writes ``out_prefix.grm.bin``, ``.grm.N.bin`` and ``.grm.id``.
+    extract : path, optional
+        Variant IDs to use (default: all).
+    keep : path, optional
+        Samples to include (FID IID or IID per line; default: all).
+
+    Returns
+    -------
+    dict
+        Paths written, numbers of samples and variants.
+    """
+    from gwasrep.io.grm import write_grm
+    from gwasrep.io.plink import open_plink
+    from gwasrep.io.samples import align_samples
+    from gwasrep.io.tables import read_id_list, read_variant_list
+
+    if kind not in GRM_KINDS:
+        raise InputError(f"--kind {kind}: expected one of {', '.join(GRM_KINDS)}")
+    fs = open_plink(bed)
+    sample_idx = np.arange(fs.n_samples)
+    if keep is not None:
+        sample_idx = align_samples(fs.fam, {}, keep=read_id_list(keep)).fam_idx
+    variant_idx = np.arange(fs.n_variants)
+    if extract is not None:
+        listed = read_variant_list(extract)
+        variant_idx = np.flatnonzero(fs.bim["ID"].isin(listed).to_numpy())
+        if variant_idx.size == 0:
+            raise InputError(f"--extract {extract}: none of the {len(listed):,} IDs is in the .bim")
+    parts = compute_grm_parts(fs, sample_idx, variant_idx, kind=kind, maf_min=maf_min,
+                              max_missing=max_missing, progress=progress)
+    paths = write_grm(out_prefix, parts.matrix(), fs.fam.iloc[sample_idx][["FID", "IID"]],
+                      parts.n_variants)
+    return {"paths": paths, "n_samples": int(sample_idx.size), "n_variants": parts.n_variants}

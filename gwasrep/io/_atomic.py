@@ -10,6 +10,9 @@ from pathlib import Path
 
 __all__ = ["atomic_path", "atomic_write_text"]
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, tmp_dir: str | os.PathLike | None = None
@@ -25,6 +28,7 @@ def atomic_path(target: str | os.PathLike, tmp_dir: str | os.PathLike | None = N
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
                                dir=tmp_dir or target.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; final files follow the umask
     tmp = Path(tmp)
     try:
         yield tmp
