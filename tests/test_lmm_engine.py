@@ -198,3 +198,40 @@ def test_nonconverged_null_stops_the_run(lmm_case, tmp_path, monkeypatch):
     meta = json.loads((tmp_path / "o" / "run.json").read_text())
     assert meta["null_model"]["null"]["all"]["converged"] is False
     assert any("did not converge" in n for n in meta["notes"])
+
+
+def test_auto_mode_choice_and_reason():
+    from gwasrep.assoc.lmm_setup import choose_mode
+
+    mode, S, why = choose_mode("auto", 1000, 500, 1)
+    assert (mode, S) == ("lowrank", 500)
+    assert "S=500 < N=1,000" in why
+    mode, S, why = choose_mode("auto", 1000, 5000, 1, memory=8 << 30)
+    assert (mode, S) == ("full", 5000)
+    assert "fits a dense eigendecomposition" in why
+    # 200k samples cannot be eigendecomposed in 8 GB: low rank on a subset of variants,
+    # sized so that the N x S matrices fit in the same budget.
+    mode, S, why = choose_mode("auto", 200_000, 500_000, 1, memory=8 << 30)
+    assert mode == "lowrank"
+    assert 0 < S < 200_000
+    assert 8.0 * 2 * 200_000 * S <= 0.4 * (8 << 30)
+    assert "too large for a dense eigendecomposition" in why
+    mode, S, why = choose_mode("auto", 1000, None, 1)
+    assert mode == "full"
+    assert "GRM read from file" in why
+
+
+@pytest.mark.filterwarnings("ignore:N=.*may be unstable:UserWarning")
+def test_lmm_scan_state_survives_serialization(lmm_case, tmp_path):
+    """dask ships the scan state to workers: a pickled round trip scans identically."""
+    import pickle
+
+    from gwasrep.assoc.engine import _prepare
+    from gwasrep.assoc.scan import scan_block
+
+    prep = _prepare(_config(lmm_case["c"], tmp_path / "x", lmm="full", loco=True))
+    state2 = pickle.loads(pickle.dumps(prep.state))
+    idx = prep.variant_idx[prep.state.variant_group[prep.variant_idx] == 1][:50]
+    a, b = scan_block(prep.state, idx), scan_block(state2, idx)
+    for k in ("lrt", "p", "beta", "se"):
+        np.testing.assert_array_equal(a[k], b[k])

@@ -40,6 +40,10 @@ def _physical_memory() -> int:
         return 8 << 30
 
 
+def _size(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:.1f} GB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.0f} MB"
+
+
 def choose_mode(mode: str, n_samples: int, n_grm_variants: int | None, n_groups: int,
                 memory: int | None = None) -> tuple[str, int | None, str]:
     """Pick full or low rank; returns (mode, number of GRM variants to keep, why).
@@ -53,7 +57,7 @@ def choose_mode(mode: str, n_samples: int, n_grm_variants: int | None, n_groups:
     N = n_samples
     budget = MEMORY_SHARE * (memory or _physical_memory())
     full_bytes = 8.0 * (2 + n_groups) * N * N
-    gb = f"{full_bytes / 2**30:.1f} GB"
+    gb = _size(full_bytes)
     if n_grm_variants is None:
         if mode == "lowrank":
             raise InputError("--lmm lowrank needs the GRM built from genotypes (the SVD of the "
@@ -72,11 +76,11 @@ def choose_mode(mode: str, n_samples: int, n_grm_variants: int | None, n_groups:
                               "scan is exact and costs O(N S M) instead of O(N^2 M)")
     if full_bytes <= budget:
         return "full", S, (f"N={N:,} fits a dense eigendecomposition in memory ({gb} of a "
-                           f"{budget / 2**30:.1f} GB budget)")
+                           f"{_size(budget)} budget)")
     S_fit = int(budget / (8.0 * (1 + n_groups) * N))
     S_fit = max(1, min(S_fit, N - 1))
     return "lowrank", S_fit, (f"N={N:,} is too large for a dense eigendecomposition ({gb} > "
-                              f"{budget / 2**30:.1f} GB budget): low rank with S={S_fit:,} "
+                              f"{_size(budget)} budget): low rank with S={S_fit:,} "
                               f"evenly spaced GRM variants out of {S:,}")
 
 
