@@ -199,5 +199,11 @@ def prepare_lmm(cfg, fileset: PlinkFileset, fam_idx: np.ndarray, Y: np.ndarray,
         notes.append(f"LMM null model{'' if g == 'all' else f' without chromosome {g}'} did "
                      "not converge; scanned anyway (--allow-nonconverged)")
     meta["null"] = {g: n.summary() for g, n in zip(groups, nulls, strict=True)}
+    h2 = np.array([n.h2 for n in nulls])
+    h2_text = ", ".join(
+        f"{name} {lo:.3f}" if lo == hi else f"{name} {lo:.3f}-{hi:.3f}"
+        for name, lo, hi in zip(trait_names, h2.min(axis=0), h2.max(axis=0), strict=True))
+    notes.insert(0, f"LMM: {mode} rank ({why}); {meta['fit']} null fit"
+                    f"{' per chromosome (LOCO)' if cfg.loco else ''}; h2 {h2_text}")
     return LmmSetup(scans=tuple(scans), nulls=tuple(nulls), group_names=tuple(groups),
                     variant_group=variant_group, meta=meta, notes=notes)
