@@ -1,0 +1,230 @@
+"""LD clumping with PLINK 1.9 ``--clump`` semantics (METHODS.md section 2).
+
+- Index candidates have p <= p1, taken in order of p with ties broken by .bim order.
+- A candidate already in an earlier clump is not an index.
+- Window: same chromosome and |bp distance| <= kb * 1000 - 1.
+- A variant joins the clump of the current index when r^2 > r2 (strict) and it
+  is in no clump yet, whatever its p-value: TOTAL and the NSIG..S0001 counts
+  include every member, SP2 lists those with p < p2 (as PLINK 1.9's output
+  shows).
+- r^2 over founders (PAT and MAT both 0) with both calls present; by default
+  from EM (maximum-likelihood) haplotype frequencies of the 3 x 3 genotype
+  table, as PLINK 1.9 does; ``r2_mode="unphased"`` uses the squared
+  correlation of allele counts instead.
+
+Only the genotypes of the variants that take part are read, once, as int8;
+r^2 is computed per (index, window variant) pair in numba and no all-pairs
+matrix is built.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gwasrep.errors import InputError, preview
+from gwasrep.io.plink import PlinkFileset, read_dosages
+from gwasrep.loci._ld_kernels import clump_greedy
+
+__all__ = ["CLUMPED_COLUMNS", "ClumpResult", "clump", "founders", "read_pvalues"]
+
+CLUMPED_COLUMNS = ["CHR", "F", "SNP", "BP", "P", "TOTAL", "NSIG", "S05", "S01", "S001", "S0001",
+                   "SP2"]
+R2_MODES = ("em", "unphased")
+MEMBER_COLUMNS = ["INDEX", "ID", "CHROM", "POS", "P", "IN_SP2"]
+
+
+@dataclass
+class ClumpResult:
+    """Clumps in PLINK's ``.clumped`` layout, plus one row per member."""
+
+    #: Columns of :data:`CLUMPED_COLUMNS`, one row per clump, in order of the index p.
+    clumps: pd.DataFrame
+    #: INDEX, ID, CHROM, POS, P, IN_SP2: every index variant (INDEX == ID) and member;
+    #: IN_SP2 is False for members with p >= p2 (counted in TOTAL, not listed in SP2).
+    members: pd.DataFrame
+    #: Counts of the input accounting (rows, skipped p-values, IDs not in the .bim, ...).
+    counts: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_loci(self) -> int:
+        return len(self.clumps)
+
+
+def read_pvalues(table: pd.DataFrame | str | os.PathLike, *, snp_field: str = "ID",
+                 p_field: str = "P", source: str = "sumstats") -> tuple[pd.DataFrame, dict,
+                                                                        list[str]]:
+    """The (ID, P) pairs of a summary statistics table, validated.
+
+    Returns
+    -------
+    frame : DataFrame with columns ID (str) and P (float64), valid rows only
+    counts : dict with ``rows``, ``p_invalid``
+    notes : list of str
+
+    Raises
+    ------
+    InputError
+        Missing columns (the columns found are named) or duplicated IDs.
+    """
+    if not isinstance(table, pd.DataFrame):
+        path = Path(table)
+        if not path.exists():
+            raise InputError(f"{source}: file {path} not found")
+        if path.suffix == ".parquet":
+            table = pd.read_parquet(path)
+        else:
+            table = pd.read_csv(path, sep=r"\s+", dtype={snp_field: str}, engine="python"
+                                if path.suffix == ".clumped" else "c")
+    missing = [c for c in (snp_field, p_field) if c not in table.columns]
+    if missing:
+        raise InputError(f"{source}: missing column{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(missing)}; found {preview(list(table.columns), 12)}")
+    ids = table[snp_field].astype(str).to_numpy()
+    dup = pd.Series(ids).duplicated(keep=False).to_numpy()
+    if dup.any():
+        raise InputError(f"{source}: {int(pd.Series(ids[dup]).nunique()):,} variant IDs appear "
+                         f"more than once (e.g. {preview(pd.unique(ids[dup]))}); expected "
+                         "one row per variant")
+    p = pd.to_numeric(table[p_field], errors="coerce").to_numpy(dtype=np.float64)
+    ok = np.isfinite(p) & (p >= 0) & (p <= 1)
+    notes = []
+    if not ok.all():
+        notes.append(f"{source}: {int((~ok).sum()):,} rows with a non-numeric p-value or one "
+                     f"outside [0, 1] skipped")
+    frame = pd.DataFrame({"ID": ids[ok], "P": p[ok]})
+    return frame, {"rows": len(table), "p_invalid": int((~ok).sum())}, notes
+
+
+def founders(fileset: PlinkFileset) -> np.ndarray:
+    """Positions in the .fam of samples with PAT and MAT both 0."""
+    fam = fileset.fam
+    idx = np.flatnonzero(((fam["PAT"] == "0") & (fam["MAT"] == "0")).to_numpy())
+    if idx.size == 0:
+        raise InputError(f"{fileset.bed_path.with_suffix('.fam')}: no founders (every sample has "
+                         "a parent ID); clumping uses founders only, as PLINK does")
+    return idx
+
+
+def clump(pvals: pd.DataFrame, fileset: PlinkFileset, *, p1: float = 1e-4, p2: float = 1e-2,
+          r2: float = 0.5, kb: float = 250.0, r2_mode: str = "em",
+          sample_idx: np.ndarray | None = None) -> ClumpResult:
+    """Clump (ID, P) pairs against the genotypes of ``fileset``.
+
+    Parameters
+    ----------
+    pvals : DataFrame with columns ID and P (see :func:`read_pvalues`)
+    p1, p2, r2, kb : float
+        PLINK's ``--clump-p1/-p2/-r2/-kb`` (defaults are PLINK's).
+    r2_mode : {"em", "unphased"}
+    sample_idx : ndarray, optional
+        .fam positions to use; default: the founders.
+    """
+    if r2_mode not in R2_MODES:
+        raise InputError(f"--r2-mode {r2_mode}: expected one of {', '.join(R2_MODES)}")
+    for name, v in (("p1", p1), ("p2", p2), ("r2", r2)):
+        if not 0 <= v <= 1:
+            raise InputError(f"--{name} {v}: expected a value in [0, 1]")
+    if kb < 0:
+        raise InputError(f"--kb {kb}: expected a non-negative distance")
+    bim = fileset.bim
+    pos_of = pd.Series(np.arange(len(bim)), index=bim["ID"].to_numpy())
+    if pos_of.index.duplicated().any():
+        dups = pos_of.index[pos_of.index.duplicated()].unique()
+        raise InputError(f"{fileset.bed_path.with_suffix('.bim')}: {len(dups):,} duplicated "
+                         f"variant IDs (e.g. {preview(dups)}); clumping matches by ID")
+    in_bim = pvals["ID"].isin(pos_of.index).to_numpy()
+    notes, counts = [], {"variants_with_p": len(pvals),
+                         "not_in_bim": int((~in_bim).sum())}
+    if not in_bim.all():
+        notes.append(f"{int((~in_bim).sum()):,} of {len(pvals):,} IDs are not in the .bim and "
+                     f"were skipped (e.g. {preview(pvals['ID'][~in_bim])})")
+    pv = pvals.loc[in_bim]
+    bim_idx = pos_of.loc[pv["ID"]].to_numpy()
+    p = pv["P"].to_numpy()
+    # Every variant with a p-value can be absorbed (PLINK counts them all in TOTAL and
+    # lists those with p < p2 in SP2), but only those near an index candidate matter.
+    take = _near_index(bim, bim_idx, p <= p1, kb)
+    bim_idx, p = bim_idx[take], p[take]
+    samples = founders(fileset) if sample_idx is None else np.asarray(sample_idx)
+    counts["samples"] = int(samples.size)
+    counts["pool"] = int(bim_idx.size)
+    counts["index_candidates"] = int((p <= p1).sum())
+    empty = ClumpResult(clumps=pd.DataFrame(columns=CLUMPED_COLUMNS),
+                        members=pd.DataFrame(columns=MEMBER_COLUMNS),
+                        counts=counts, notes=notes)
+    if counts["index_candidates"] == 0:
+        empty.notes.append(f"no variant with p <= {p1:g}: no clumps")
+        return empty
+    # Pool rows sorted by (chromosome as it appears in the .bim, position, .bim order).
+    chrom_codes = pd.factorize(bim["CHROM"])[0]
+    ch = chrom_codes[bim_idx].astype(np.int64)
+    bp = bim["POS"].to_numpy()[bim_idx].astype(np.int64)
+    srt = np.lexsort((bim_idx, bp, ch))
+    bim_idx, p, ch, bp = bim_idx[srt], p[srt], ch[srt], bp[srt]
+    # Read the pool's genotypes in .bim order (contiguous reads), as int8 with -1 missing.
+    read_order = np.argsort(bim_idx, kind="stable")
+    geno = np.empty((bim_idx.size, samples.size), dtype=np.int8)
+    for lo in range(0, bim_idx.size, 4096):
+        sl = read_order[lo:lo + 4096]
+        X = read_dosages(fileset, bim_idx[sl], samples, dtype=np.float32)
+        geno[sl] = np.where(np.isfinite(X), X, -1).astype(np.int8).T
+    is_index = p <= p1
+    order = np.flatnonzero(is_index)
+    order = order[np.lexsort((bim_idx[order], p[order]))]
+    clump_of = np.full(bim_idx.size, -1, dtype=np.int64)
+    window = int(round(kb * 1000)) - 1
+    clump_greedy(geno, ch, bp, order.astype(np.int64), is_index, window, float(r2),
+                 r2_mode == "em", clump_of)
+    return _tables(bim, bim_idx, p, clump_of, order, p2, counts, notes)
+
+
+def _near_index(bim: pd.DataFrame, bim_idx: np.ndarray, is_index: np.ndarray,
+                kb: float) -> np.ndarray:
+    """Mask of the variants within ``kb`` of an index candidate on the same chromosome."""
+    chrom = bim["CHROM"].to_numpy()[bim_idx]
+    pos = bim["POS"].to_numpy()[bim_idx].astype(np.int64)
+    window = int(round(kb * 1000)) - 1
+    near = np.zeros(bim_idx.size, dtype=bool)
+    for c in np.unique(chrom[is_index]):
+        on = chrom == c
+        ip = np.sort(pos[on & is_index])
+        q = pos[on]
+        k = np.searchsorted(ip, q)
+        left = np.abs(q - ip[np.clip(k - 1, 0, ip.size - 1)])
+        right = np.abs(ip[np.clip(k, 0, ip.size - 1)] - q)
+        near[on] = np.minimum(left, right) <= window
+    return near
+
+
+def _tables(bim, bim_idx, p, clump_of, order, p2, counts, notes) -> ClumpResult:
+    ids = bim["ID"].to_numpy()[bim_idx]
+    chrom = bim["CHROM"].to_numpy()[bim_idx]
+    pos = bim["POS"].to_numpy()[bim_idx]
+    index_rows = [i for i in order if clump_of[i] == i]
+    members = {i: [] for i in index_rows}
+    for j in np.flatnonzero(clump_of >= 0):
+        if clump_of[j] != j:
+            members[clump_of[j]].append(j)
+    rows, mem_rows = [], []
+    for i in index_rows:
+        mj = np.array(members[i], dtype=np.int64)
+        mp = p[mj] if mj.size else np.empty(0)
+        rows.append({"CHR": chrom[i], "F": 1, "SNP": ids[i], "BP": int(pos[i]), "P": p[i],
+                     "TOTAL": int(mj.size), "NSIG": int((mp > 0.05).sum()),
+                     "S05": int(((mp > 0.01) & (mp <= 0.05)).sum()),
+                     "S01": int(((mp > 0.001) & (mp <= 0.01)).sum()),
+                     "S001": int(((mp > 1e-4) & (mp <= 0.001)).sum()),
+                     "S0001": int((mp <= 1e-4).sum()),
+                     "SP2": ",".join(f"{ids[j]}(1)" for j in mj if p[j] < p2) or "NONE"})
+        mem_rows.append((ids[i], ids[i], chrom[i], pos[i], p[i], True))
+        mem_rows += [(ids[i], ids[j], chrom[j], pos[j], p[j], bool(p[j] < p2)) for j in mj]
+    counts["clumps"] = len(rows)
+    clumps = pd.DataFrame(rows, columns=CLUMPED_COLUMNS)
+    members_df = pd.DataFrame(mem_rows, columns=MEMBER_COLUMNS)
+    return ClumpResult(clumps=clumps, members=members_df, counts=counts, notes=notes)
