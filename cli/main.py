@@ -213,6 +213,35 @@ def grm(
 
 @app.command()
 @cli_errors
+def clump(
+    sumstats: Annotated[Path, typer.Option(help="Summary statistics (Parquet, or whitespace-separated text) with variant IDs and p-values")],
+    bed: Annotated[Path, typer.Option(help="PLINK 1 fileset prefix for LD (founders are used)")],
+    out_prefix: Annotated[Path, typer.Option("--out", help="Writes OUT.clumped, OUT.clumped.parquet, OUT.clump_members.parquet")] = Path("gwasrep"),
+    p1: Annotated[float, typer.Option(help="Index variant threshold (PLINK --clump-p1)")] = 1e-4,
+    p2: Annotated[float, typer.Option(help="Secondary threshold: members with p < p2 are listed in SP2")] = 1e-2,
+    r2: Annotated[float, typer.Option(help="A variant joins a clump when r^2 > r2")] = 0.5,
+    kb: Annotated[float, typer.Option(help="Window half-width in kb")] = 250.0,
+    r2_mode: Annotated[str, typer.Option(help="em (haplotype r^2 from EM, PLINK 1.9's) or unphased (squared genotype correlation)")] = "em",
+    snp_field: Annotated[str, typer.Option(help="Column with the variant IDs")] = "ID",
+    p_field: Annotated[str, typer.Option(help="Column with the p-values (e.g. P, P_BONF, P_3)")] = "P",
+    quiet: Annotated[bool, typer.Option(help="No summary")] = False,
+):
+    """LD clumping with PLINK 1.9 --clump semantics (data_specs/clumps.md)."""
+    from gwasrep.loci.clump import run_clump
+
+    res = run_clump(sumstats, bed, out_prefix, p1=p1, p2=p2, r2=r2, kb=kb, r2_mode=r2_mode,
+                    snp_field=snp_field, p_field=p_field)
+    if not quiet:
+        c = res.counts
+        out.print(f"{res.n_loci:,} clumps from {c['index_candidates']:,} variants with p <= {p1:g} "
+                  f"({c['variants_with_p']:,} with a valid p, {c['samples']:,} founders, r2 > {r2:g} "
+                  f"within {kb:g} kb, {r2_mode} r2) -> {out_prefix}.clumped", highlight=False)
+        for note in res.notes:
+            out.print(f"note: {note}", highlight=False)
+
+
+@app.command()
+@cli_errors
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo data and results")] = Path("gwasrep_demo"),
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,

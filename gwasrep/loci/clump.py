@@ -30,7 +30,8 @@ from gwasrep.errors import InputError, preview
 from gwasrep.io.plink import PlinkFileset, read_dosages
 from gwasrep.loci._ld_kernels import clump_greedy
 
-__all__ = ["CLUMPED_COLUMNS", "ClumpResult", "clump", "founders", "read_pvalues"]
+__all__ = ["CLUMPED_COLUMNS", "ClumpResult", "clump", "founders", "read_pvalues", "run_clump",
+           "write_clumped"]
 
 CLUMPED_COLUMNS = ["CHR", "F", "SNP", "BP", "P", "TOTAL", "NSIG", "S05", "S01", "S001", "S0001",
                    "SP2"]
@@ -228,3 +229,39 @@ def _tables(bim, bim_idx, p, clump_of, order, p2, counts, notes) -> ClumpResult:
     clumps = pd.DataFrame(rows, columns=CLUMPED_COLUMNS)
     members_df = pd.DataFrame(mem_rows, columns=MEMBER_COLUMNS)
     return ClumpResult(clumps=clumps, members=members_df, counts=counts, notes=notes)
+
+
+def write_clumped(result: ClumpResult, path: str | os.PathLike) -> Path:
+    """Write the clumps in PLINK's whitespace-aligned ``.clumped`` layout (atomically)."""
+    from gwasrep.io._atomic import atomic_write_text
+
+    t = result.clumps
+    lines = [" ".join(f"{c:>10}" for c in CLUMPED_COLUMNS)]
+    for r in t.itertuples(index=False):
+        lines.append(f"{r.CHR!s:>10} {r.F:>10} {r.SNP!s:>10} {r.BP:>10} {r.P:>10.3g} "
+                     f"{r.TOTAL:>10} {r.NSIG:>10} {r.S05:>10} {r.S01:>10} {r.S001:>10} "
+                     f"{r.S0001:>10} {r.SP2}")
+    atomic_write_text(path, "\n".join(lines) + "\n\n")
+    return Path(path)
+
+
+def run_clump(sumstats: str | os.PathLike, bed: str | os.PathLike, out: str | os.PathLike, *,
+              p1: float = 1e-4, p2: float = 1e-2, r2: float = 0.5, kb: float = 250.0,
+              r2_mode: str = "em", snp_field: str = "ID", p_field: str = "P") -> ClumpResult:
+    """``gwasrep clump``: read, clump and write ``OUT.clumped``, ``OUT.clumped.parquet``
+    and ``OUT.clump_members.parquet`` (data_specs/clumps.md)."""
+    from gwasrep.io._atomic import atomic_path
+    from gwasrep.io.plink import open_plink
+
+    fileset = open_plink(bed)
+    pvals, counts, notes = read_pvalues(sumstats, snp_field=snp_field, p_field=p_field)
+    res = clump(pvals, fileset, p1=p1, p2=p2, r2=r2, kb=kb, r2_mode=r2_mode)
+    res.counts = {**counts, **res.counts}
+    res.notes = notes + res.notes
+    out = Path(out)
+    write_clumped(res, out.with_name(out.name + ".clumped"))
+    for suffix, frame in ((".clumped.parquet", res.clumps), (".clump_members.parquet",
+                                                              res.members)):
+        with atomic_path(out.with_name(out.name + suffix)) as tmp:
+            frame.to_parquet(tmp, index=False)
+    return res

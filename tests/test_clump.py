@@ -1,0 +1,180 @@
+"""Clumping against plink1.9 --clump on EUR_subset and mouse_hs1940, and r^2 from definitions."""
+
+from __future__ import annotations
+
+import lzma
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import require_file, require_tool, run_tool
+from gwasrep.errors import InputError
+from gwasrep.io.plink import open_plink, write_plink
+from gwasrep.loci._ld_kernels import em_r2_from_table, genotype_table, pair_r2
+from gwasrep.loci.clump import clump, read_pvalues, run_clump
+
+EUR = Path("/usr/share/doc/bolt-lmm/examples/examples.tar.xz")
+#: PLINK's defaults, ContIG's, GEMCONT's r2/kb, a tight r2, and a loose p1.
+PARAMS = [(1e-4, 1e-2, 0.5, 250), (5e-8, 1e-7, 0.1, 150), (1e-4, 1e-2, 0.05, 5000),
+          (1e-3, 1e-2, 0.8, 250), (1e-2, 5e-2, 0.2, 500)]
+COUNTS = ["TOTAL", "NSIG", "S05", "S01", "S001", "S0001"]
+
+
+@pytest.fixture(scope="module")
+def eur(tmp_path_factory):
+    """EUR_subset (bolt-lmm-example) and plink2 --glm of its PHENO."""
+    plink2 = require_tool("plink2")
+    d = tmp_path_factory.mktemp("eur")
+    with lzma.open(require_file(EUR)) as xz, tarfile.open(fileobj=xz) as tar:
+        for name in ("EUR_subset.bed", "EUR_subset.bim", "EUR_subset.fam",
+                     "EUR_subset.pheno.covars"):
+            member = next(m for m in tar.getmembers() if m.name.endswith(name))
+            (d / name).write_bytes(tar.extractfile(member).read())
+    run_tool([plink2, "--bfile", "EUR_subset", "--pheno", "EUR_subset.pheno.covars",
+              "--pheno-name", "PHENO", "--glm", "allow-no-covars", "--out", "eg"], cwd=d)
+    return {"dir": d, "bed": d / "EUR_subset", "sumstats": d / "eg.PHENO.glm.linear"}
+
+
+@pytest.fixture(scope="module")
+def hs_sorted(hs1940, tmp_path_factory):
+    """hs1940 sorted by position (plink1.9 --clump needs a sorted .bim), founders only,
+    with gwasrep's linear-model sumstats of phenotype 1."""
+    plink19 = require_tool("plink1.9")
+    from gwasrep.assoc.engine import AssocConfig, run_assoc
+
+    d = tmp_path_factory.mktemp("hsclump")
+    src = hs1940["prefix"]
+    fam = pd.read_csv(src.with_suffix(".fam"), sep=" ", header=None, dtype=str)
+    fam[2] = "0"
+    fam[3] = "0"
+    fam.to_csv(d / "raw.fam", sep=" ", header=False, index=False)
+    for ext in ("bed", "bim"):
+        (d / f"raw.{ext}").symlink_to(src.with_suffix(f".{ext}"))
+    run_tool([plink19, "--bfile", "raw", "--make-bed", "--out", "hs"], cwd=d)
+    ok = np.isfinite(hs1940["pheno"][:, 0])
+    pd.DataFrame({"FID": hs1940["fid"][ok], "IID": hs1940["iid"][ok],
+                  "p1": hs1940["pheno"][ok, 0]}).to_parquet(d / "e1.parquet")
+    run_assoc(AssocConfig(emb=d / "e1.parquet", bed=d / "raw", out=d / "assoc",
+                          formats=("tsv",), plots=False))
+    return {"dir": d, "bed": d / "hs", "sumstats": d / "assoc" / "sumstats.tsv"}
+
+
+def _compare(case, params):
+    plink19 = require_tool("plink1.9")
+    d = case["dir"]
+    fs = open_plink(case["bed"])
+    pv, _, _ = read_pvalues(case["sumstats"])
+    lines = []
+    for p1, p2, r2, kb in params:
+        tag = f"pl_{p1:g}_{r2:g}_{kb:g}"
+        run_tool([plink19, "--bfile", case["bed"].name, "--clump", str(case["sumstats"]),
+                  "--clump-snp-field", "ID", "--clump-field", "P", "--clump-p1", str(p1),
+                  "--clump-p2", str(p2), "--clump-r2", str(r2), "--clump-kb", str(kb),
+                  "--out", tag], cwd=d)
+        path = d / f"{tag}.clumped"
+        ref = (pd.read_csv(path, sep=r"\s+") if path.exists() else
+               pd.DataFrame(columns=["SNP", *COUNTS, "SP2"]))  # plink writes none if empty
+        ours = clump(pv, fs, p1=p1, p2=p2, r2=r2, kb=kb).clumps
+        lines.append(f"p1={p1:g} p2={p2:g} r2={r2:g} kb={kb:g}: plink1.9 {len(ref)} clumps, "
+                     f"gwasrep {len(ours)}")
+        assert set(ours["SNP"]) == set(ref["SNP"])
+        m = ref.merge(ours, on="SNP", suffixes=("_plink", "_ours"))
+        for col in COUNTS:
+            np.testing.assert_array_equal(m[f"{col}_ours"], m[f"{col}_plink"], err_msg=col)
+
+        def members(s):
+            return set() if s == "NONE" else set(s.split(","))
+
+        for a, b in zip(m["SP2_plink"], m["SP2_ours"], strict=True):
+            assert members(a) == members(b)
+    print("\n" + "\n".join(lines))
+
+
+def test_clump_equals_plink19_on_eur_subset(eur):
+    _compare(eur, PARAMS)
+
+
+def test_clump_equals_plink19_on_hs1940(hs_sorted):
+    _compare(hs_sorted, PARAMS)
+
+
+def em_r2_slow(t: np.ndarray) -> float:
+    """r^2 from the EM algorithm itself, iterated from several phases; best likelihood wins."""
+    a = 2 * t[2, 2] + t[2, 1] + t[1, 2]
+    b = 2 * t[2, 0] + t[2, 1] + t[1, 0]
+    c = 2 * t[0, 2] + t[1, 2] + t[0, 1]
+    d = 2 * t[0, 0] + t[0, 1] + t[1, 0]
+    h = t[1, 1]
+    T = a + b + c + d + 2 * h
+    best = (-np.inf, None)
+    for phi in (0.01, 0.3, 0.5, 0.7, 0.99):
+        for _ in range(20000):
+            p = np.array([a + h * phi, b + h * (1 - phi), c + h * (1 - phi), d + h * phi]) / T
+            den = p[0] * p[3] + p[1] * p[2]
+            phi = p[0] * p[3] / den if den > 0 else phi
+        p = np.array([a + h * phi, b + h * (1 - phi), c + h * (1 - phi), d + h * phi]) / T
+        with np.errstate(divide="ignore"):
+            ll = (np.array([a, b, c, d]) * np.log(p)).sum() + h * np.log(p[0] * p[3] +
+                                                                         p[1] * p[2])
+        if ll > best[0]:
+            best = (ll, p)
+    p = best[1]
+    pA, pB = p[0] + p[1], p[0] + p[2]
+    D = p[0] * p[3] - p[1] * p[2]
+    return D * D / (pA * (1 - pA) * pB * (1 - pB))
+
+
+def test_em_r2_matches_em_iterations():
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        t = rng.integers(0, 30, size=(3, 3)).astype(float)
+        t[1, 1] = rng.integers(1, 60)
+        assert em_r2_from_table(t) == pytest.approx(em_r2_slow(t), rel=1e-7, abs=1e-10)
+    # Perfect LD, and independence.
+    x = rng.integers(0, 3, size=500).astype(np.int8)
+    assert pair_r2(x, x, True) == pytest.approx(1.0)
+    assert em_r2_from_table(np.full((3, 3), 10.0)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_unphased_r2_is_squared_genotype_correlation():
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 3, size=300).astype(np.int8)
+    y = np.where(rng.random(300) < 0.7, x, rng.integers(0, 3, size=300)).astype(np.int8)
+    x[:10] = -1
+    y[5:20] = -1
+    ok = (x >= 0) & (y >= 0)
+    ref = np.corrcoef(x[ok], y[ok])[0, 1] ** 2
+    assert pair_r2(x, y, False) == pytest.approx(ref, rel=1e-12)
+    t = genotype_table(x, y)
+    assert t.sum() == ok.sum()
+
+
+def test_clump_bad_input_and_empty_result(tmp_path):
+    rng = np.random.default_rng(0)
+    G = rng.integers(0, 3, size=(50, 20)).astype(np.int8)
+    bim = pd.DataFrame({"CHROM": "1", "ID": [f"v{j}" for j in range(20)], "CM": 0.0,
+                        "POS": np.arange(20) * 1000 + 1, "A1": "A", "A2": "G"})
+    fam = pd.DataFrame({"FID": [f"f{i}" for i in range(50)], "IID": [f"i{i}" for i in range(50)],
+                        "PAT": "0", "MAT": "0", "SEX": "1", "PHENO": "-9"})
+    write_plink(tmp_path / "g", G, bim, fam)
+    ss = pd.DataFrame({"ID": bim["ID"], "P": np.linspace(0.2, 0.9, 20)})
+    ss.loc[3, "P"] = 1.5
+    ss.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    res = run_clump(tmp_path / "s.tsv", tmp_path / "g", tmp_path / "o")
+    assert res.n_loci == 0
+    assert any("1 rows with a non-numeric p-value" in n for n in res.notes)
+    assert any("no variant with p <=" in n for n in res.notes)
+    assert (tmp_path / "o.clumped").exists()
+    with pytest.raises(InputError, match=r"missing column P; found ID, PVAL"):
+        read_pvalues(ss.rename(columns={"P": "PVAL"}))
+    with pytest.raises(InputError, match=r"1 variant IDs appear more than once \(e.g. v1\)"):
+        read_pvalues(pd.concat([ss, ss.iloc[[1]]]))
+    fam2 = fam.assign(PAT="dad")
+    write_plink(tmp_path / "nf", G, bim, fam2)
+    with pytest.raises(InputError, match="no founders"):
+        clump(ss.assign(P=1e-6), open_plink(tmp_path / "nf"))
+    out = clump(ss.assign(ID=[f"x{j}" for j in range(20)], P=1e-6), open_plink(tmp_path / "g"))
+    assert any("20 of 20 IDs are not in the .bim" in n for n in out.notes)
