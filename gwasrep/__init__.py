@@ -1,14 +1,26 @@
 """gwasrep: genome-wide association studies on learned phenotypes.
 
 The association engine (:func:`multitrait_lrt` on arrays, :func:`run_assoc` on
-files) needs neither torch nor dask.
+files) needs neither torch nor dask. Top-level names are imported on first use
+(PEP 562), so ``import gwasrep`` and the CLI start fast.
 """
 
-from gwasrep.assoc import AssocResult, fit_null, multitrait_lrt, preprocess_embeddings
-from gwasrep.assoc.engine import AssocConfig, AssocRun, run_assoc
+from importlib import import_module
+
 from gwasrep.errors import GwasrepError, InputError
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "AssocResult": "gwasrep.assoc.lrt",
+    "fit_null": "gwasrep.assoc.lrt",
+    "multitrait_lrt": "gwasrep.assoc.lrt",
+    "preprocess_embeddings": "gwasrep.assoc.preprocess",
+    "AssocConfig": "gwasrep.assoc.engine",
+    "AssocRun": "gwasrep.assoc.engine",
+    "run_assoc": "gwasrep.assoc.engine",
+    "clump": "gwasrep.loci.clump",
+}
 
 __all__ = [
     "AssocConfig",
@@ -17,8 +29,21 @@ __all__ = [
     "GwasrepError",
     "InputError",
     "__version__",
+    "clump",
     "fit_null",
     "multitrait_lrt",
     "preprocess_embeddings",
     "run_assoc",
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'gwasrep' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -20,20 +20,118 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
-__all__ = ["clump_greedy", "em_r2_from_table", "genotype_table", "pair_r2"]
+__all__ = ["clump_greedy", "em_r2_from_table", "genotype_bits", "genotype_table", "pair_r2",
+           "table_r2"]
+
+
+@intrinsic
+def _popcount(typingctx, x):  # pragma: no cover - compiled
+    """LLVM's ctpop on a uint64 (one instruction on x86-64 with POPCNT)."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True)
+def genotype_bits(geno):  # pragma: no cover - compiled
+    """Bit planes of int8 genotypes: (n_var, 3, n_words) uint64 for g == 2, g == 1, called."""
+    n_var, n = geno.shape
+    W = (n + 63) // 64
+    bits = np.zeros((n_var, 3, W), dtype=np.uint64)
+    for v in range(n_var):
+        for i in range(n):
+            g = geno[v, i]
+            if g < 0:
+                continue
+            w = i >> 6
+            bit = np.uint64(1) << np.uint64(i & 63)
+            bits[v, 2, w] |= bit
+            if g == 2:
+                bits[v, 0, w] |= bit
+            elif g == 1:
+                bits[v, 1, w] |= bit
+    return bits
+
+
+@njit(cache=True, nogil=True)
+def _bits_table(bx, by, t):  # pragma: no cover - compiled
+    """3 x 3 genotype table of two variants from their bit planes (popcounts)."""
+    n22 = n21 = n12 = n11 = r2 = r1 = c2 = c1 = nn = 0
+    for w in range(bx.shape[1]):
+        x2, x1, xc = bx[0, w], bx[1, w], bx[2, w]
+        y2, y1, yc = by[0, w], by[1, w], by[2, w]
+        n22 += _popcount(x2 & y2)
+        n21 += _popcount(x2 & y1)
+        n12 += _popcount(x1 & y2)
+        n11 += _popcount(x1 & y1)
+        r2 += _popcount(x2 & yc)
+        r1 += _popcount(x1 & yc)
+        c2 += _popcount(y2 & xc)
+        c1 += _popcount(y1 & xc)
+        nn += _popcount(xc & yc)
+    t[2, 2] = n22
+    t[2, 1] = n21
+    t[1, 2] = n12
+    t[1, 1] = n11
+    t[2, 0] = r2 - n22 - n21
+    t[1, 0] = r1 - n12 - n11
+    t[0, 2] = c2 - n22 - n12
+    t[0, 1] = c1 - n21 - n11
+    t[0, 0] = nn - (r2 + r1 + t[0, 2] + t[0, 1])
+
+
+@njit(cache=True, nogil=True)
+def _fill_table(x, y, t):  # pragma: no cover - compiled
+    """Fill ``t`` (3 x 3, float64) with the (x, y) genotype counts over complete pairs."""
+    n00 = n01 = n02 = n10 = n11 = n12 = n20 = n21 = n22 = 0
+    for i in range(x.shape[0]):
+        a = x[i]
+        b = y[i]
+        if a < 0 or b < 0:
+            continue
+        if a == 0:
+            if b == 0:
+                n00 += 1
+            elif b == 1:
+                n01 += 1
+            else:
+                n02 += 1
+        elif a == 1:
+            if b == 0:
+                n10 += 1
+            elif b == 1:
+                n11 += 1
+            else:
+                n12 += 1
+        else:
+            if b == 0:
+                n20 += 1
+            elif b == 1:
+                n21 += 1
+            else:
+                n22 += 1
+    t[0, 0] = n00
+    t[0, 1] = n01
+    t[0, 2] = n02
+    t[1, 0] = n10
+    t[1, 1] = n11
+    t[1, 2] = n12
+    t[2, 0] = n20
+    t[2, 1] = n21
+    t[2, 2] = n22
 
 
 @njit(cache=True, nogil=True)
 def genotype_table(x, y):  # pragma: no cover - compiled
     """3 x 3 counts of (x, y) genotypes over samples with both calls."""
     t = np.zeros((3, 3), dtype=np.float64)
-    for i in range(x.shape[0]):
-        a = x[i]
-        b = y[i]
-        if a >= 0 and b >= 0:
-            t[a, b] += 1.0
+    _fill_table(x, y, t)
     return t
 
 
@@ -102,44 +200,38 @@ def em_r2_from_table(t):  # pragma: no cover - compiled
         c1 = B * C - h * (a + d) + a * d
         c0 = -a * d
         # Critical points of the cubic split [0, 1] into monotone pieces.
-        pts = np.empty(4)
-        n = 0
-        pts[n] = 0.0
-        n += 1
+        e1 = -1.0
+        e2 = -1.0
         disc = c2 * c2 - 3 * c3 * c1
         if disc > 0:
             sq = math.sqrt(disc)
             r1 = (-c2 - sq) / (3 * c3)
             r2 = (-c2 + sq) / (3 * c3)
-            lo_r = min(r1, r2)
-            hi_r = max(r1, r2)
-            if 0.0 < lo_r < 1.0:
-                pts[n] = lo_r
-                n += 1
-            if 0.0 < hi_r < 1.0:
-                pts[n] = hi_r
-                n += 1
-        pts[n] = 1.0
-        n += 1
+            if 0.0 < min(r1, r2) < 1.0:
+                e1 = min(r1, r2)
+            if 0.0 < max(r1, r2) < 1.0:
+                e2 = max(r1, r2)
         best_ll = -np.inf
         phi = 0.5
-        for k in range(n - 1):
-            lo = pts[k]
-            hi = pts[k + 1]
+        lo = 0.0
+        for hi in (e1, e2, 1.0):
+            if hi < 0.0:
+                continue
             flo = _cubic(lo, c3, c2, c1, c0)
             fhi = _cubic(hi, c3, c2, c1, c0)
+            cand = -1.0
             if flo == 0.0:
                 cand = lo
             elif fhi == 0.0:
                 cand = hi
             elif (flo < 0.0) != (fhi < 0.0):
                 cand = _bisect(lo, hi, c3, c2, c1, c0)
-            else:
-                continue
-            ll = _loglik(cand, a, b, c, d, h)
-            if ll > best_ll:
-                best_ll = ll
-                phi = cand
+            if cand >= 0.0:
+                ll = _loglik(cand, a, b, c, d, h)
+                if ll > best_ll:
+                    best_ll = ll
+                    phi = cand
+            lo = hi
     p11 = (a + h * phi) / T
     p12 = (b + h * (1 - phi)) / T
     p21 = (c + h * (1 - phi)) / T
@@ -178,25 +270,86 @@ def _unphased_r2(x, y):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def pair_r2(x, y, phased):  # pragma: no cover - compiled
-    """r^2 of two int8 genotype rows: EM haplotype (``phased``) or genotype correlation."""
+def table_r2(t, phased):  # pragma: no cover - compiled
+    """r^2 from a 3 x 3 genotype table: EM haplotype or squared allele-count correlation."""
     if phased:
-        return em_r2_from_table(genotype_table(x, y))
+        return em_r2_from_table(t)
+    n = sx = sy = sxx = syy = sxy = 0.0
+    for a in range(3):
+        for b in range(3):
+            c = t[a, b]
+            n += c
+            sx += c * a
+            sy += c * b
+            sxx += c * a * a
+            syy += c * b * b
+            sxy += c * a * b
+    if n < 2:
+        return np.nan
+    vx = sxx - sx * sx / n
+    vy = syy - sy * sy / n
+    if vx <= 0 or vy <= 0:
+        return np.nan
+    cxy = sxy - sx * sy / n
+    return cxy * cxy / (vx * vy)
+
+
+@njit(cache=True, nogil=True)
+def _pair_r2(x, y, phased, t):  # pragma: no cover - compiled
+    if phased:
+        _fill_table(x, y, t)
+        return em_r2_from_table(t)
     return _unphased_r2(x, y)
 
 
 @njit(cache=True, nogil=True)
-def clump_greedy(geno, chrom, pos, order, is_index, window, r2_min, phased,
+def pair_r2(x, y, phased):  # pragma: no cover - compiled
+    """r^2 of two int8 genotype rows: EM haplotype (``phased``) or genotype correlation."""
+    return _pair_r2(x, y, phased, np.empty((3, 3)))
+
+
+@njit(cache=True, nogil=True)
+def _r2_exceeds(t, phased, r2_min):  # pragma: no cover - compiled
+    """``table_r2(t, phased) > r2_min``, skipping the EM when it cannot be.
+
+    With the allele frequencies fixed, D is linear in the double-heterozygote
+    phase fraction phi, so max(D(0)^2, D(1)^2) / (pA qA pB qB) bounds the EM r^2.
+    """
+    if phased:
+        a = 2 * t[2, 2] + t[2, 1] + t[1, 2]
+        b = 2 * t[2, 0] + t[2, 1] + t[1, 0]
+        c = 2 * t[0, 2] + t[1, 2] + t[0, 1]
+        d = 2 * t[0, 0] + t[0, 1] + t[1, 0]
+        h = t[1, 1]
+        T = a + b + c + d + 2 * h
+        if T <= 0:
+            return False
+        pA = (a + b + h) / T
+        pB = (a + c + h) / T
+        den = pA * (1 - pA) * pB * (1 - pB)
+        if den <= 0:
+            return False
+        D0 = (a * d - (b + h) * (c + h)) / (T * T)
+        D1 = ((a + h) * (d + h) - b * c) / (T * T)
+        if max(D0 * D0, D1 * D1) / den <= r2_min * (1 - 1e-12):
+            return False
+    return table_r2(t, phased) > r2_min
+
+
+@njit(cache=True, nogil=True)
+def clump_greedy(bits, chrom, pos, order, is_index, window, r2_min, phased,
                  clump_of):  # pragma: no cover - compiled
     """PLINK 1.9's greedy clumping over a pool of variants sorted by (chrom, pos).
 
-    geno : int8 (n_pool, n_samples); chrom : int64 (n_pool,); pos : int64 (n_pool,);
-    order : int64, pool rows of the index candidates by increasing p (ties by .bim
-    order); is_index : bool (n_pool,), p <= p1; window : int, |bp| <= window joins;
-    r2_min : strict threshold; clump_of : int64 (n_pool,) filled with -1, set to
-    the clump's index row for the index itself and every member.
+    bits : uint64 (n_pool, 3, n_words) from :func:`genotype_bits`; chrom : int64
+    (n_pool,); pos : int64 (n_pool,); order : int64, pool rows of the index
+    candidates by increasing p (ties by .bim order); is_index : bool (n_pool,),
+    p <= p1; window : int, |bp| <= window joins; r2_min : strict threshold;
+    clump_of : int64 (n_pool,) filled with -1, set to the clump's index row for the
+    index itself and every member.
     """
     n = pos.shape[0]
+    t = np.empty((3, 3))
     for k in range(order.shape[0]):
         i = order[k]
         if clump_of[i] >= 0 or not is_index[i]:
@@ -206,14 +359,14 @@ def clump_greedy(geno, chrom, pos, order, is_index, window, r2_min, phased,
         j = i - 1
         while j >= 0 and chrom[j] == chrom[i] and pos[i] - pos[j] <= window:
             if clump_of[j] < 0:
-                r2 = pair_r2(geno[i], geno[j], phased)
-                if r2 > r2_min:
+                _bits_table(bits[i], bits[j], t)
+                if _r2_exceeds(t, phased, r2_min):
                     clump_of[j] = i
             j -= 1
         j = i + 1
         while j < n and chrom[j] == chrom[i] and pos[j] - pos[i] <= window:
             if clump_of[j] < 0:
-                r2 = pair_r2(geno[i], geno[j], phased)
-                if r2 > r2_min:
+                _bits_table(bits[i], bits[j], t)
+                if _r2_exceeds(t, phased, r2_min):
                     clump_of[j] = i
             j += 1

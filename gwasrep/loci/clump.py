@@ -28,7 +28,7 @@ import pandas as pd
 
 from gwasrep.errors import InputError, preview
 from gwasrep.io.plink import PlinkFileset, read_dosages
-from gwasrep.loci._ld_kernels import clump_greedy
+from gwasrep.loci._ld_kernels import clump_greedy, genotype_bits
 
 __all__ = ["CLUMPED_COLUMNS", "ClumpResult", "clump", "founders", "read_pvalues", "run_clump",
            "write_clumped"]
@@ -134,20 +134,20 @@ def clump(pvals: pd.DataFrame, fileset: PlinkFileset, *, p1: float = 1e-4, p2: f
     if kb < 0:
         raise InputError(f"--kb {kb}: expected a non-negative distance")
     bim = fileset.bim
-    pos_of = pd.Series(np.arange(len(bim)), index=bim["ID"].to_numpy())
-    if pos_of.index.duplicated().any():
-        dups = pos_of.index[pos_of.index.duplicated()].unique()
+    bim_ids = pd.Index(bim["ID"].to_numpy(dtype=object))
+    if not bim_ids.is_unique:
+        dups = bim_ids[bim_ids.duplicated()].unique()
         raise InputError(f"{fileset.bed_path.with_suffix('.bim')}: {len(dups):,} duplicated "
                          f"variant IDs (e.g. {preview(dups)}); clumping matches by ID")
-    in_bim = pvals["ID"].isin(pos_of.index).to_numpy()
+    where = bim_ids.get_indexer(pvals["ID"].to_numpy(dtype=object))
+    in_bim = where >= 0
     notes, counts = [], {"variants_with_p": len(pvals),
                          "not_in_bim": int((~in_bim).sum())}
     if not in_bim.all():
         notes.append(f"{int((~in_bim).sum()):,} of {len(pvals):,} IDs are not in the .bim and "
                      f"were skipped (e.g. {preview(pvals['ID'][~in_bim])})")
-    pv = pvals.loc[in_bim]
-    bim_idx = pos_of.loc[pv["ID"]].to_numpy()
-    p = pv["P"].to_numpy()
+    bim_idx = where[in_bim]
+    p = pvals["P"].to_numpy()[in_bim]
     # Every variant with a p-value can be absorbed (PLINK counts them all in TOTAL and
     # lists those with p < p2 in SP2), but only those near an index candidate matter.
     take = _near_index(bim, bim_idx, p <= p1, kb)
@@ -180,8 +180,8 @@ def clump(pvals: pd.DataFrame, fileset: PlinkFileset, *, p1: float = 1e-4, p2: f
     order = order[np.lexsort((bim_idx[order], p[order]))]
     clump_of = np.full(bim_idx.size, -1, dtype=np.int64)
     window = int(round(kb * 1000)) - 1
-    clump_greedy(geno, ch, bp, order.astype(np.int64), is_index, window, float(r2),
-                 r2_mode == "em", clump_of)
+    clump_greedy(genotype_bits(geno), ch, bp, order.astype(np.int64), is_index, window,
+                 float(r2), r2_mode == "em", clump_of)
     return _tables(bim, bim_idx, p, clump_of, order, p2, counts, notes)
 
 
@@ -207,27 +207,37 @@ def _tables(bim, bim_idx, p, clump_of, order, p2, counts, notes) -> ClumpResult:
     ids = bim["ID"].to_numpy()[bim_idx]
     chrom = bim["CHROM"].to_numpy()[bim_idx]
     pos = bim["POS"].to_numpy()[bim_idx]
-    index_rows = [i for i in order if clump_of[i] == i]
-    members = {i: [] for i in index_rows}
-    for j in np.flatnonzero(clump_of >= 0):
-        if clump_of[j] != j:
-            members[clump_of[j]].append(j)
-    rows, mem_rows = [], []
-    for i in index_rows:
-        mj = np.array(members[i], dtype=np.int64)
-        mp = p[mj] if mj.size else np.empty(0)
-        rows.append({"CHR": chrom[i], "F": 1, "SNP": ids[i], "BP": int(pos[i]), "P": p[i],
-                     "TOTAL": int(mj.size), "NSIG": int((mp > 0.05).sum()),
-                     "S05": int(((mp > 0.01) & (mp <= 0.05)).sum()),
-                     "S01": int(((mp > 0.001) & (mp <= 0.01)).sum()),
-                     "S001": int(((mp > 1e-4) & (mp <= 0.001)).sum()),
-                     "S0001": int((mp <= 1e-4).sum()),
-                     "SP2": ",".join(f"{ids[j]}(1)" for j in mj if p[j] < p2) or "NONE"})
-        mem_rows.append((ids[i], ids[i], chrom[i], pos[i], p[i], True))
-        mem_rows += [(ids[i], ids[j], chrom[j], pos[j], p[j], bool(p[j] < p2)) for j in mj]
-    counts["clumps"] = len(rows)
-    clumps = pd.DataFrame(rows, columns=CLUMPED_COLUMNS)
-    members_df = pd.DataFrame(mem_rows, columns=MEMBER_COLUMNS)
+    index_rows = order[clump_of[order] == order]          # clumps in order of the index p
+    rank = np.full(clump_of.size, -1)
+    rank[index_rows] = np.arange(index_rows.size)
+    mem = np.flatnonzero((clump_of >= 0) & (clump_of != np.arange(clump_of.size)))
+    k = rank[clump_of[mem]]                                # clump number of each member
+    mp = p[mem]
+    n = index_rows.size
+
+    def count(mask):
+        return np.bincount(k[mask], minlength=n).astype(np.int64)
+
+    in_sp2 = mp < p2
+    # SP2: members with p < p2 in pool order (chromosome, position), joined per clump.
+    sp2 = pd.Series(ids[mem][in_sp2] + "(1)").groupby(k[in_sp2]).agg(",".join)
+    sp2_col = np.full(n, "NONE", dtype=object)
+    sp2_col[sp2.index.to_numpy()] = sp2.to_numpy()
+    clumps = pd.DataFrame({
+        "CHR": chrom[index_rows], "F": 1, "SNP": ids[index_rows],
+        "BP": pos[index_rows].astype(np.int64), "P": p[index_rows],
+        "TOTAL": count(np.ones(mem.size, dtype=bool)), "NSIG": count(mp > 0.05),
+        "S05": count((mp > 0.01) & (mp <= 0.05)), "S01": count((mp > 0.001) & (mp <= 0.01)),
+        "S001": count((mp > 1e-4) & (mp <= 0.001)), "S0001": count(mp <= 1e-4),
+        "SP2": sp2_col}, columns=CLUMPED_COLUMNS)
+    rows = np.concatenate([index_rows, mem])
+    members_df = pd.DataFrame({
+        "INDEX": ids[clump_of[rows]], "ID": ids[rows], "CHROM": chrom[rows], "POS": pos[rows],
+        "P": p[rows], "IN_SP2": np.r_[np.ones(n, dtype=bool), in_sp2],
+        "_k": np.r_[np.arange(n), k], "_m": np.r_[np.zeros(n), np.ones(mem.size)]})
+    members_df = (members_df.sort_values(["_k", "_m"], kind="stable")
+                  .drop(columns=["_k", "_m"]).reset_index(drop=True))
+    counts["clumps"] = n
     return ClumpResult(clumps=clumps, members=members_df, counts=counts, notes=notes)
 
 
