@@ -242,6 +242,91 @@ def clump(
 
 @app.command()
 @cli_errors
+def loci(
+    sumstats: Annotated[list[Path], typer.Option(help="Summary statistics of each method (repeat the option); the method name is the file's parent folder or stem")],
+    reference: Annotated[Path | None, typer.Option(help="Reference loci (disease GWAS index variants): TSV/Parquet with CHROM and POS")] = None,
+    out_prefix: Annotated[Path, typer.Option("--out", help="Writes OUT.comparison.tsv, OUT.loci.tsv, OUT.png (and OUT.reference.tsv)")] = Path("loci"),
+    p: Annotated[float | None, typer.Option(help="Significance threshold (default 5e-8, or 5e-8/D with --bonferroni-dims D)")] = None,
+    bonferroni_dims: Annotated[int | None, typer.Option(help="Divide 5e-8 by this many dimensions (GIM: 10)")] = None,
+    window_kb: Annotated[float, typer.Option(help="Merge significant variants closer than this (GIM: 250)")] = 250.0,
+    p_field: Annotated[str, typer.Option(help="p-value column (P, P_BONF, P_k)")] = "P",
+    name: Annotated[list[str] | None, typer.Option(help="Method names, in the order of --sumstats")] = None,
+    quiet: Annotated[bool, typer.Option(help="No table")] = False,
+):
+    """Window loci per method, recovered reference loci and unique loci (data_specs/loci.md)."""
+    from gwasrep.io._atomic import atomic_path
+    from gwasrep.loci.recovery import compare_methods, plot_comparison
+    from gwasrep.loci.windows import significance_threshold
+
+    names = name or [(f.parent.name if f.name.startswith("sumstats") else f.stem) for f in sumstats]
+    if len(names) != len(sumstats) or len(set(names)) != len(names):
+        _fail(f"--name: expected {len(sumstats)} distinct names, one per --sumstats; found {names}")
+
+    from gwasrep.io.tables import read_table as read
+
+    thr = significance_threshold(p, n_dims=bonferroni_dims)
+    res = compare_methods({n: read(f) for n, f in zip(names, sumstats, strict=True)},
+                          threshold=thr, window_kb=window_kb,
+                          reference=read(reference) if reference else None, p_col=p_field)
+    files = {"comparison": res.table, "loci": res.loci}
+    if res.reference is not None:
+        files["reference"] = res.reference
+    for key, frame in files.items():
+        with atomic_path(out_prefix.with_name(f"{out_prefix.name}.{key}.tsv")) as tmp:
+            frame.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    plot_comparison(res.table, out_prefix.with_name(out_prefix.name + ".png"))
+    if not quiet:
+        out.print(f"threshold {p_field} <= {thr:g}, window {window_kb:g} kb", highlight=False)
+        out.print(res.table.to_string(index=False), highlight=False)
+        for note in res.notes:
+            out.print(f"note: {note}", highlight=False)
+
+
+@app.command()
+@cli_errors
+def panel(
+    sumstats: Annotated[Path, typer.Option(help="External GWAS: ID A1 A2 BETA SE P (and CHROM POS EAF)")],
+    bed: Annotated[Path, typer.Option(help="The cohort's PLINK 1 fileset (alleles and LD)")],
+    out_path: Annotated[Path, typer.Option("--out", help="Panel Parquet; dropped variants go to OUT-stem.dropped.tsv")] = Path("panel.parquet"),
+    p: Annotated[float, typer.Option(help="p-value threshold")] = 1e-5,
+    r2: Annotated[float, typer.Option(help="Clumping r^2")] = 0.05,
+    kb: Annotated[float, typer.Option(help="Clumping window (kb)")] = 5000.0,
+    r2_mode: Annotated[str, typer.Option(help="em or unphased")] = "em",
+    quiet: Annotated[bool, typer.Option(help="No summary")] = False,
+):
+    """Variant panel: threshold, harmonize to the cohort's A1, clump (data_specs/panel.md)."""
+    from gwasrep.loci.panel import run_panel
+
+    res = run_panel(sumstats, bed, out_path, p=p, r2=r2, kb=kb, r2_mode=r2_mode)
+    if not quiet:
+        out.print(f"panel of {len(res.panel):,} variants -> {out_path}; "
+                  + ", ".join(f"{k} {v:,}" for k, v in res.counts.items()), highlight=False)
+        for note in res.notes:
+            out.print(f"note: {note}", highlight=False)
+
+
+@app.command()
+@cli_errors
+def meta(
+    studies: Annotated[list[Path], typer.Argument(help="Two or more sumstats files (ID A1 A2 BETA SE, optional N EAF)")],
+    out_path: Annotated[Path, typer.Option("--out", help="Output .parquet or .tsv")] = Path("meta.parquet"),
+    beta_col: Annotated[str | None, typer.Option(help="Effect column (e.g. BETA_3 in gwasrep sumstats)")] = None,
+    se_col: Annotated[str | None, typer.Option(help="Standard error column")] = None,
+    quiet: Annotated[bool, typer.Option(help="No summary")] = False,
+):
+    """Fixed-effect inverse-variance meta-analysis with allele harmonization (data_specs/meta.md)."""
+    from gwasrep.loci.meta import run_meta
+
+    res = run_meta(studies, out_path, beta_col=beta_col, se_col=se_col)
+    if not quiet:
+        out.print(f"{len(res.table):,} variants meta-analysed from {len(studies)} studies -> {out_path}",
+                  highlight=False)
+        for note in res.notes:
+            out.print(f"note: {note}", highlight=False)
+
+
+@app.command()
+@cli_errors
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo data and results")] = Path("gwasrep_demo"),
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,

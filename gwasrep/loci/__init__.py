@@ -1,4 +1,2 @@
-"""Loci: LD, PLINK-exact clumping, window loci, recovery, variant panels, meta-analysis.
-
-Empty until the loci issue (#4) lands.
-"""
+"""Loci from summary statistics: PLINK 1.9 clumping with EM r^2, window loci,
+recovery and uniqueness across methods, variant panels and IVW meta-analysis."""

@@ -1,0 +1,159 @@
+"""Method comparison: loci per method, recovery of reference loci, and unique loci.
+
+Definitions (the defaults; data_specs/loci_comparison.md):
+
+- **Loci of a method**: window loci of its significant variants
+  (:func:`gwasrep.loci.windows.window_loci`, ``P <= threshold``).
+- **Recovered reference locus**: a reference locus (the index variants of a
+  disease GWAS, with CHROM and POS) is recovered by a method when the method
+  has a significant variant on the same chromosome within ``window_kb`` of it.
+  This is the clump-window rule; an LD rule needs a reference panel and is not
+  the default.
+- **Unique locus**: a locus of one method whose span, widened by ``window_kb``
+  on each side, contains no significant variant of any other compared method.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gwasrep.errors import InputError
+from gwasrep.loci.windows import normalize_columns, window_loci
+
+__all__ = ["COMPARISON_COLUMNS", "LociComparison", "compare_methods", "recovered",
+           "unique_loci"]
+
+COMPARISON_COLUMNS = ["METHOD", "N_SIGNIFICANT", "N_LOCI", "N_REFERENCE", "N_RECOVERED",
+                      "RECOVERED_FRACTION", "N_UNIQUE"]
+
+
+def _near(chrom: np.ndarray, pos: np.ndarray, q_chrom, q_lo, q_hi) -> np.ndarray:
+    """For each query interval [q_lo, q_hi] on q_chrom: is any (chrom, pos) inside?"""
+    out = np.zeros(len(q_lo), dtype=bool)
+    chrom = np.asarray(chrom).astype(str)
+    q_chrom = np.asarray(q_chrom).astype(str)
+    for c in np.unique(q_chrom):
+        p = np.sort(np.asarray(pos)[chrom == c])
+        sel = q_chrom == c
+        if p.size == 0:
+            continue
+        lo = np.searchsorted(p, np.asarray(q_lo)[sel], side="left")
+        hi = np.searchsorted(p, np.asarray(q_hi)[sel], side="right")
+        out[sel] = hi > lo
+    return out
+
+
+def recovered(significant: pd.DataFrame, reference: pd.DataFrame, window_kb: float
+              ) -> np.ndarray:
+    """Mask over reference loci recovered by the significant variants (CHROM, POS)."""
+    w = window_kb * 1000
+    return _near(significant["CHROM"], significant["POS"], reference["CHROM"],
+                 reference["POS"].to_numpy() - w, reference["POS"].to_numpy() + w)
+
+
+def unique_loci(loci: pd.DataFrame, others_significant: list[pd.DataFrame],
+                window_kb: float) -> np.ndarray:
+    """Mask over ``loci`` with no significant variant of any other method nearby."""
+    if loci.empty:
+        return np.zeros(0, dtype=bool)
+    w = window_kb * 1000
+    hit = np.zeros(len(loci), dtype=bool)
+    for o in others_significant:
+        hit |= _near(o["CHROM"], o["POS"], loci["CHROM"], loci["START"].to_numpy() - w,
+                     loci["END"].to_numpy() + w)
+    return ~hit
+
+
+@dataclass
+class LociComparison:
+    #: One row per method with :data:`COMPARISON_COLUMNS`.
+    table: pd.DataFrame
+    #: Loci of every method, with METHOD and UNIQUE columns added.
+    loci: pd.DataFrame
+    #: Reference loci with one RECOVERED_BY_<method> column per method.
+    reference: pd.DataFrame | None
+    notes: list[str] = field(default_factory=list)
+
+
+def compare_methods(sumstats: dict[str, pd.DataFrame], *, threshold: float = 5e-8,
+                    window_kb: float = 250.0, reference: pd.DataFrame | None = None,
+                    p_col: str = "P") -> LociComparison:
+    """Loci, recovery and uniqueness for several methods' summary statistics."""
+    sig, loci_all, rows, notes = {}, [], [], []
+    for name, s in sumstats.items():
+        s = normalize_columns(s)
+        need = [c for c in ("ID", "CHROM", "POS", p_col) if c not in s.columns]
+        if need:
+            raise InputError(f"{name}: missing column{'s' if len(need) > 1 else ''} "
+                             f"{', '.join(need)}; found {', '.join(map(str, s.columns[:14]))}")
+        p = pd.to_numeric(s[p_col], errors="coerce")
+        sig[name] = s.loc[p <= threshold, ["ID", "CHROM", "POS"]].assign(
+            CHROM=lambda d: d["CHROM"].astype(str))
+        loci = window_loci(s, threshold=threshold, window_kb=window_kb, p_col=p_col)
+        loci_all.append(loci.assign(METHOD=name))
+        if loci.empty:
+            notes.append(f"{name}: no variant with {p_col} <= {threshold:g}")
+    ref = None
+    if reference is not None:
+        reference = normalize_columns(reference)
+        need = [c for c in ("CHROM", "POS") if c not in reference.columns]
+        if need:
+            raise InputError(f"reference loci: missing column{'s' if len(need) > 1 else ''} "
+                             f"{', '.join(need)}; found {', '.join(map(str, reference.columns))}")
+        ref = normalize_columns(reference).copy()
+        ref["CHROM"] = ref["CHROM"].astype(str)
+    for name, loci in zip(sumstats, loci_all, strict=True):
+        others = [sig[o] for o in sumstats if o != name]
+        uniq = unique_loci(loci, others, window_kb)
+        loci["UNIQUE"] = uniq
+        row = {"METHOD": name, "N_SIGNIFICANT": len(sig[name]), "N_LOCI": len(loci),
+               "N_UNIQUE": int(uniq.sum())}
+        if ref is not None:
+            rec = recovered(sig[name], ref, window_kb)
+            ref[f"RECOVERED_BY_{name}"] = rec
+            row.update(N_REFERENCE=len(ref), N_RECOVERED=int(rec.sum()),
+                       RECOVERED_FRACTION=float(rec.mean()) if len(ref) else np.nan)
+        else:
+            row.update(N_REFERENCE=0, N_RECOVERED=0, RECOVERED_FRACTION=np.nan)
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    loci = (pd.concat(loci_all, ignore_index=True) if loci_all else pd.DataFrame())
+    return LociComparison(table=table, loci=loci, reference=ref, notes=notes)
+
+
+def plot_comparison(table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Bar plot: loci, unique loci and recovered fraction per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gwasrep.io._atomic import atomic_path
+
+    has_ref = table["N_REFERENCE"].gt(0).any()
+    fig, axes = plt.subplots(1, 2 if has_ref else 1, figsize=(9 if has_ref else 5, 3.6),
+                             squeeze=False)
+    x = np.arange(len(table))
+    ax = axes[0, 0]
+    ax.bar(x - 0.2, table["N_LOCI"], width=0.4, label="loci")
+    ax.bar(x + 0.2, table["N_UNIQUE"], width=0.4, label="unique loci")
+    ax.set_xticks(x, table["METHOD"], rotation=30, ha="right")
+    ax.set_ylabel("count")
+    ax.legend(frameon=False)
+    if has_ref:
+        ax = axes[0, 1]
+        ax.bar(x, table["RECOVERED_FRACTION"], color="tab:green")
+        ax.set_xticks(x, table["METHOD"], rotation=30, ha="right")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("reference loci recovered")
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    return path
