@@ -251,6 +251,8 @@ def loci(
     window_kb: Annotated[float, typer.Option(help="Merge significant variants closer than this (GIM: 250)")] = 250.0,
     p_field: Annotated[str, typer.Option(help="p-value column (P, P_BONF, P_k)")] = "P",
     name: Annotated[list[str] | None, typer.Option(help="Method names, in the order of --sumstats")] = None,
+    recovery_r2: Annotated[float | None, typer.Option(help="LD recovery rule: a significant variant in the window with EM r^2 >= this with the reference variant (needs --bed)")] = None,
+    bed: Annotated[Path | None, typer.Option(help="Genotypes for the LD recovery rule")] = None,
     quiet: Annotated[bool, typer.Option(help="No table")] = False,
 ):
     """Window loci per method, recovered reference loci and unique loci (data_specs/loci.md)."""
@@ -262,12 +264,17 @@ def loci(
     if len(names) != len(sumstats) or len(set(names)) != len(names):
         _fail(f"--name: expected {len(sumstats)} distinct names, one per --sumstats; found {names}")
 
+    from gwasrep.io.plink import open_plink
     from gwasrep.io.tables import read_table as read
+
+    if recovery_r2 is not None and bed is None:
+        _fail("--recovery-r2 needs --bed (genotypes for r^2)")
 
     thr = significance_threshold(p, n_dims=bonferroni_dims)
     res = compare_methods({n: read(f) for n, f in zip(names, sumstats, strict=True)},
                           threshold=thr, window_kb=window_kb,
-                          reference=read(reference) if reference else None, p_col=p_field)
+                          reference=read(reference) if reference else None, p_col=p_field,
+                          ld_r2=recovery_r2, fileset=open_plink(bed) if bed else None)
     files = {"comparison": res.table, "loci": res.loci}
     if res.reference is not None:
         files["reference"] = res.reference

@@ -189,3 +189,21 @@ def test_meta_and_loci_cli_errors(tmp_path):
                               str(tmp_path / "l")])
     assert res.exit_code == 2
     assert "missing columns CHROM, POS, P" in " ".join(res.stderr.split())
+
+
+def test_ld_recovery_rule(panel_cohort):
+    """v2 is in perfect LD with v1; v3 (900 kb away) is unrelated to v1."""
+    sig = pd.DataFrame({"ID": ["v2", "v3"], "CHROM": ["1", "1"], "POS": [2000, 900_000],
+                        "P": [1e-9, 1e-9]})
+    ref = pd.DataFrame({"ID": ["v1", "v4"], "CHROM": ["1", "1"], "POS": [1000, 3_000_000]})
+    res = compare_methods({"m": sig}, window_kb=1000, reference=ref, ld_r2=0.8,
+                          fileset=panel_cohort)
+    assert res.reference["RECOVERED_BY_m"].tolist() == [True, False]
+    # The window rule alone recovers v1 too, and not v4 (2.1 Mb from v3).
+    res = compare_methods({"m": sig}, window_kb=1000, reference=ref)
+    assert res.reference["RECOVERED_BY_m"].tolist() == [True, False]
+    res = compare_methods({"m": sig.iloc[[1]]}, window_kb=1000, reference=ref, ld_r2=0.8,
+                          fileset=panel_cohort)
+    assert res.reference["RECOVERED_BY_m"].tolist() == [False, False]
+    res = compare_methods({"m": sig.iloc[[1]]}, window_kb=1000, reference=ref)
+    assert res.reference["RECOVERED_BY_m"].tolist() == [True, False]

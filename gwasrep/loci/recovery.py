@@ -6,9 +6,10 @@ Definitions (the defaults; data_specs/loci_comparison.md):
   (:func:`gwasrep.loci.windows.window_loci`, ``P <= threshold``).
 - **Recovered reference locus**: a reference locus (the index variants of a
   disease GWAS, with CHROM and POS) is recovered by a method when the method
-  has a significant variant on the same chromosome within ``window_kb`` of it.
-  This is the clump-window rule; an LD rule needs a reference panel and is not
-  the default.
+  has a significant variant on the same chromosome within ``window_kb`` of it
+  (the clump-window rule, the default). With ``ld_r2`` and a genotype fileset,
+  the LD rule applies instead: a significant variant within the window with
+  EM r^2 >= ``ld_r2`` with the reference variant (both must be in the .bim).
 - **Unique locus**: a locus of one method whose span, widened by ``window_kb``
   on each side, contains no significant variant of any other compared method.
 """
@@ -48,12 +49,43 @@ def _near(chrom: np.ndarray, pos: np.ndarray, q_chrom, q_lo, q_hi) -> np.ndarray
     return out
 
 
-def recovered(significant: pd.DataFrame, reference: pd.DataFrame, window_kb: float
-              ) -> np.ndarray:
-    """Mask over reference loci recovered by the significant variants (CHROM, POS)."""
+def recovered(significant: pd.DataFrame, reference: pd.DataFrame, window_kb: float, *,
+              ld_r2: float | None = None, fileset=None) -> np.ndarray:
+    """Mask over reference loci recovered by the significant variants (CHROM, POS).
+
+    Without ``ld_r2``: a significant variant within ``window_kb``. With ``ld_r2``
+    and ``fileset``: such a variant whose EM r^2 with the reference variant
+    (matched by ID in the .bim, founders) is at least ``ld_r2``.
+    """
     w = window_kb * 1000
-    return _near(significant["CHROM"], significant["POS"], reference["CHROM"],
-                 reference["POS"].to_numpy() - w, reference["POS"].to_numpy() + w)
+    if ld_r2 is None:
+        return _near(significant["CHROM"], significant["POS"], reference["CHROM"],
+                     reference["POS"].to_numpy() - w, reference["POS"].to_numpy() + w)
+    from gwasrep.io.plink import read_dosages
+    from gwasrep.loci._ld_kernels import pair_r2
+    from gwasrep.loci.clump import founders
+
+    if fileset is None or "ID" not in reference.columns:
+        raise InputError("the LD recovery rule needs --bed and reference IDs")
+    ids = pd.Index(fileset.bim["ID"].to_numpy(dtype=object))
+    samples = founders(fileset)
+    out = np.zeros(len(reference), dtype=bool)
+    s_chrom = significant["CHROM"].astype(str).to_numpy()
+    s_pos = significant["POS"].to_numpy()
+    s_idx = ids.get_indexer(significant["ID"].astype(str).to_numpy(dtype=object))
+    r_idx = ids.get_indexer(reference["ID"].astype(str).to_numpy(dtype=object))
+    for k, (c, pos, ri) in enumerate(zip(reference["CHROM"].astype(str), reference["POS"],
+                                         r_idx, strict=True)):
+        cand = s_idx[(s_chrom == c) & (np.abs(s_pos - pos) <= w) & (s_idx >= 0)]
+        if ri < 0 or cand.size == 0:
+            continue
+        if ri in cand:
+            out[k] = True
+            continue
+        X = read_dosages(fileset, np.r_[ri, np.sort(cand)], samples, dtype=np.float32)
+        G = np.where(np.isfinite(X), X, -1).astype(np.int8).T
+        out[k] = any(pair_r2(G[0], G[j], True) >= ld_r2 for j in range(1, G.shape[0]))
+    return out
 
 
 def unique_loci(loci: pd.DataFrame, others_significant: list[pd.DataFrame],
@@ -82,7 +114,8 @@ class LociComparison:
 
 def compare_methods(sumstats: dict[str, pd.DataFrame], *, threshold: float = 5e-8,
                     window_kb: float = 250.0, reference: pd.DataFrame | None = None,
-                    p_col: str = "P") -> LociComparison:
+                    p_col: str = "P", ld_r2: float | None = None,
+                    fileset=None) -> LociComparison:
     """Loci, recovery and uniqueness for several methods' summary statistics."""
     sig, loci_all, rows, notes = {}, [], [], []
     for name, s in sumstats.items():
@@ -114,7 +147,7 @@ def compare_methods(sumstats: dict[str, pd.DataFrame], *, threshold: float = 5e-
         row = {"METHOD": name, "N_SIGNIFICANT": len(sig[name]), "N_LOCI": len(loci),
                "N_UNIQUE": int(uniq.sum())}
         if ref is not None:
-            rec = recovered(sig[name], ref, window_kb)
+            rec = recovered(sig[name], ref, window_kb, ld_r2=ld_r2, fileset=fileset)
             ref[f"RECOVERED_BY_{name}"] = rec
             row.update(N_REFERENCE=len(ref), N_RECOVERED=int(rec.sum()),
                        RECOVERED_FRACTION=float(rec.mean()) if len(ref) else np.nan)
