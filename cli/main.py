@@ -334,6 +334,63 @@ def meta(
 
 @app.command()
 @cli_errors
+def ldscore(
+    bed: Annotated[Path, typer.Option(help="Reference PLINK 1 fileset")],
+    out_prefix: Annotated[Path, typer.Option("--out", help="Writes OUT.l2.ldscore.gz, OUT.l2.M, OUT.l2.M_5_50")],
+    window_kb: Annotated[float | None, typer.Option(help="Window half-width in kb")] = None,
+    window_cm: Annotated[float | None, typer.Option(help="Window half-width in cM (needs CM in the .bim)")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+):
+    """LD scores in LDSC's format (bias-corrected r^2 summed over the window; data_specs/ldscore.md)."""
+    import warnings
+
+    from gwasrep.heritability.ldscore import compute_ld_scores, write_ld_scores
+    from gwasrep.io.plink import open_plink
+
+    prog, update = _progress(quiet)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            sc = compute_ld_scores(open_plink(bed), window_kb=window_kb, window_cm=window_cm,
+                                   progress=(lambda d, t: update(d, t, "LD scores")) if update else None)
+        finally:
+            if prog is not None:
+                prog.stop()
+    paths = write_ld_scores(sc, out_prefix)
+    for w in caught:
+        err.print(f"warning: {w.message}", highlight=False)
+    if not quiet:
+        out.print(f"LD scores of {int(sc.M):,} variants (M_5_50 {int(sc.M_5_50):,}) -> "
+                  + ", ".join(str(p) for p in paths.values()), highlight=False)
+
+
+@app.command()
+@cli_errors
+def h2(
+    sumstats: Annotated[Path, typer.Option(help="gwasrep sumstats (BETA_k/SE_k and OBS_CT per dimension) or a table with SNP Z N")],
+    ref_ld: Annotated[Path, typer.Option(help="LD score prefix (PREFIX.l2.ldscore.gz, PREFIX.l2.M_5_50)")],
+    w_ld: Annotated[Path | None, typer.Option(help="Regression-weight LD score prefix (default: --ref-ld)")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Per-dimension h2 table (TSV)")] = Path("h2.tsv"),
+    intercept_h2: Annotated[float | None, typer.Option(help="Fix the intercept at this value")] = None,
+    no_intercept: Annotated[bool, typer.Option(help="Fix the intercept at 1")] = False,
+    not_m_5_50: Annotated[bool, typer.Option("--not-M-5-50", help="Use M (all SNPs) instead of M_5_50")] = False,
+    n_blocks: Annotated[int, typer.Option(help="Jackknife blocks")] = 200,
+    quiet: Annotated[bool, typer.Option(help="No table")] = False,
+):
+    """LDSC SNP heritability per embedding dimension, as bulik/ldsc --h2 (data_specs/h2.md)."""
+    from gwasrep.heritability.h2 import run_h2
+
+    icpt = 1.0 if no_intercept else intercept_h2
+    table, notes = run_h2(sumstats, ref_ld, out_path, w_ld=w_ld, use_m_5_50=not not_m_5_50,
+                          intercept=icpt, n_blocks=n_blocks)
+    if not quiet:
+        out.print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False)
+        for note in notes:
+            out.print(f"note: {note}", highlight=False)
+
+
+@app.command()
+@cli_errors
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo data and results")] = Path("gwasrep_demo"),
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,

@@ -1,4 +1,4 @@
-"""Heritability and mutual information: LD scores, LDSC, GREML, the JSE MI estimator.
+"""Heritability: LD scores (LDSC format), LDSC h2 per embedding dimension.
 
-Empty until the heritability issue (#5) lands.
+The MI estimator of issue 5 (torch) is not built yet.
 """

@@ -1,0 +1,149 @@
+"""LD scores from a PLINK fileset, streamed in banded blocks, in LDSC's file format.
+
+``l_j = sum_k r2adj_jk`` over the variants k on j's chromosome within the
+window (1 cM with ``window_cm``, or ``window_kb``), j itself included, where
+``r_jk = z_j . z_k / N`` for genotypes standardized over the N samples
+(missing calls mean-imputed, i.e. 0 after standardizing) and
+``r2adj = r^2 - (1 - r^2) / (N - 2)`` (LDSC's bias correction).
+
+The variants are processed in chunks of ``chunk`` along each chromosome: a
+chunk's standardized genotypes are multiplied with those of the variants
+ahead of it within the window, so memory is O(N x (chunk + window)) and no
+N x M matrix is formed.
+
+Files (LDSC's own format, data_specs/ldscore.md): ``PREFIX.l2.ldscore.gz``
+(CHR SNP BP L2, tab-separated), ``PREFIX.l2.M`` (the number of variants) and
+``PREFIX.l2.M_5_50`` (those with MAF > 0.05).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gwasrep.errors import InputError
+from gwasrep.io.plink import PlinkFileset, read_dosages
+
+__all__ = ["LDScores", "compute_ld_scores", "read_ld_scores", "write_ld_scores"]
+
+
+@dataclass
+class LDScores:
+    #: CHR, SNP, BP, L2 in genome order (and MAF when computed here).
+    table: pd.DataFrame
+    M: float
+    M_5_50: float
+
+
+def _standardize(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    obs = np.isfinite(X)
+    n = obs.sum(axis=0)
+    Xz = np.where(obs, X, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = Xz.sum(axis=0) / n
+        sd = np.sqrt(((Xz - mean) ** 2 * obs).sum(axis=0) / n)
+        Z = np.where(obs, (Xz - mean) / sd, 0.0)
+    maf = np.minimum(mean / 2, 1 - mean / 2)
+    return np.where(np.isfinite(Z), Z, 0.0), maf
+
+
+def compute_ld_scores(fileset: PlinkFileset, *, window_kb: float | None = None,
+                      window_cm: float | None = None, sample_idx: np.ndarray | None = None,
+                      variant_idx: np.ndarray | None = None, chunk: int = 1000,
+                      progress=None) -> LDScores:
+    """LD scores of ``variant_idx`` (default: all) over ``sample_idx`` (default: all)."""
+    if (window_kb is None) == (window_cm is None):
+        raise InputError("give exactly one of --window-kb and --window-cm")
+    bim = fileset.bim
+    if window_cm is not None and (bim["CM"] == 0).all():
+        raise InputError("--window-cm: the .bim has no genetic positions (all CM are 0); "
+                         "use --window-kb")
+    samples = np.arange(fileset.n_samples) if sample_idx is None else np.asarray(sample_idx)
+    N = samples.size
+    if N < 3:
+        raise InputError(f"LD scores need at least 3 samples, found {N}")
+    vidx = np.arange(len(bim)) if variant_idx is None else np.asarray(variant_idx)
+    coord_all = (bim["CM"].to_numpy(float) if window_cm is not None
+                 else bim["POS"].to_numpy(float))
+    width = window_cm if window_cm is not None else window_kb * 1000
+    chrom_all = bim["CHROM"].astype(str).to_numpy()
+    l2 = np.zeros(vidx.size)
+    maf = np.zeros(vidx.size)
+    done = 0
+    for c in pd.unique(chrom_all[vidx]):
+        rows = np.flatnonzero(chrom_all[vidx] == c)
+        rows = rows[np.argsort(coord_all[vidx[rows]], kind="stable")]
+        coord = coord_all[vidx[rows]]
+        span = coord[-1] - coord[0]
+        if width > span and rows.size > 1:
+            warnings.warn(f"LD window {width:g} is larger than chromosome {c} "
+                          f"({span:g} spanned): every pair on it is in the window",
+                          UserWarning, stacklevel=2)
+        for a in range(0, rows.size, chunk):
+            b = min(rows.size, a + chunk)
+            hi = int(np.searchsorted(coord, coord[b - 1] + width, side="right"))
+            Z, f = _standardize(read_dosages(fileset, vidx[rows[a:hi]], samples))
+            maf[rows[a:b]] = f[: b - a]
+            R2 = (Z[:, : b - a].T @ Z / N) ** 2                   # (chunk, a..hi)
+            R2 = R2 - (1 - R2) / (N - 2)
+            # Pair (j, k) with k >= j counts once for j and once for k (k > j).
+            for jj in range(b - a):
+                j = a + jj
+                k_hi = int(np.searchsorted(coord, coord[j] + width, side="right"))
+                seg = R2[jj, jj:k_hi - a]
+                l2[rows[j]] += seg.sum()
+                l2[rows[j + 1:k_hi]] += seg[1:]
+            done += b - a
+            if progress:
+                progress(done, vidx.size)
+    table = pd.DataFrame({"CHR": chrom_all[vidx], "SNP": bim["ID"].to_numpy()[vidx],
+                          "BP": bim["POS"].to_numpy()[vidx], "L2": l2, "MAF": maf})
+    return LDScores(table=table, M=float(vidx.size), M_5_50=float((maf > 0.05).sum()))
+
+
+def write_ld_scores(scores: LDScores, prefix: str | os.PathLike) -> dict[str, Path]:
+    """Write ``PREFIX.l2.ldscore.gz``, ``PREFIX.l2.M`` and ``PREFIX.l2.M_5_50`` atomically."""
+    from gwasrep.io._atomic import atomic_path, atomic_write_text
+
+    p = str(prefix)
+    paths = {"ldscore": Path(p + ".l2.ldscore.gz"), "M": Path(p + ".l2.M"),
+             "M_5_50": Path(p + ".l2.M_5_50")}
+    with atomic_path(paths["ldscore"]) as tmp:
+        with gzip.open(tmp, "wt") as fh:
+            scores.table[["CHR", "SNP", "BP", "L2"]].to_csv(fh, sep="\t", index=False,
+                                                            float_format="%.6f")
+    atomic_write_text(paths["M"], f"{int(scores.M)}\n")
+    atomic_write_text(paths["M_5_50"], f"{int(scores.M_5_50)}\n")
+    return paths
+
+
+def read_ld_scores(prefix: str | os.PathLike) -> LDScores:
+    """Read LDSC-format LD scores (``PREFIX.l2.ldscore[.gz]`` and its M files).
+
+    Rows are sorted by (CHR, BP) and duplicated SNPs dropped, as ldsc does.
+    """
+    p = str(prefix)
+    path = next((Path(p + s) for s in (".l2.ldscore.gz", ".l2.ldscore.bz2", ".l2.ldscore")
+                 if Path(p + s).exists()), None)
+    if path is None:
+        raise InputError(f"LD scores {p}.l2.ldscore.gz not found")
+    t = pd.read_csv(path, sep=r"\s+")
+    need = [c for c in ("CHR", "SNP", "BP", "L2") if c not in t.columns]
+    if need:
+        raise InputError(f"{path}: missing column{'s' if len(need) > 1 else ''} "
+                         f"{', '.join(need)}; found {', '.join(t.columns)}")
+    t = t.sort_values(["CHR", "BP"], kind="mergesort").drop_duplicates("SNP")
+    t["SNP"] = t["SNP"].astype(str)
+
+    def read_m(suffix):
+        f = Path(p + suffix)
+        return float(f.read_text().split()[0]) if f.exists() else np.nan
+
+    return LDScores(table=t.reset_index(drop=True), M=read_m(".l2.M"),
+                    M_5_50=read_m(".l2.M_5_50"))
