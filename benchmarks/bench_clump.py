@@ -32,17 +32,22 @@ from bench_assoc import measure  # noqa: E402
 EUR = Path("/usr/share/doc/bolt-lmm/examples/examples.tar.xz")
 
 
+def extract_eur(d: Path, names=("EUR_subset.bed", "EUR_subset.bim", "EUR_subset.fam",
+                                 "EUR_subset.pheno.covars")) -> None:
+    """Copy EUR_subset files out of bolt-lmm-example's tarball into ``d``."""
+    with lzma.open(EUR) as xz, tarfile.open(fileobj=xz) as tar:
+        for name in names:
+            member = next(m for m in tar.getmembers() if m.name.endswith(name))
+            (d / name).write_bytes(tar.extractfile(member).read())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     runs = Path(__file__).parent.resolve() / "runs" / "clump"
     runs.mkdir(parents=True, exist_ok=True)
-    with lzma.open(EUR) as xz, tarfile.open(fileobj=xz) as tar:
-        for name in ("EUR_subset.bed", "EUR_subset.bim", "EUR_subset.fam",
-                     "EUR_subset.pheno.covars"):
-            member = next(m for m in tar.getmembers() if m.name.endswith(name))
-            (runs / name).write_bytes(tar.extractfile(member).read())
+    extract_eur(runs)
     subprocess.run(["plink2", "--bfile", "EUR_subset", "--pheno", "EUR_subset.pheno.covars",
                     "--pheno-name", "PHENO", "--glm", "allow-no-covars", "--out", "eg"],
                    cwd=runs, check=True, capture_output=True)

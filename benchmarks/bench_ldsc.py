@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import lzma
 import os
 import platform
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_clump import extract_eur  # noqa: E402
 
 
 def measure(cmd: list[str], cwd: Path, *, must_write: Path | None = None) -> dict:
@@ -45,7 +46,6 @@ def measure(cmd: list[str], cwd: Path, *, must_write: Path | None = None) -> dic
         sys.exit(f"{' '.join(cmd)} failed:\n{out}")
     return {"wall_s": wall, "peak_rss_mb": ru.ru_maxrss / 1024, "cpu_s": ru.ru_utime + ru.ru_stime}
 
-EUR = Path("/usr/share/doc/bolt-lmm/examples/examples.tar.xz")
 
 
 def main() -> None:
@@ -56,11 +56,7 @@ def main() -> None:
     args = ap.parse_args()
     runs = Path(__file__).parent.resolve() / "runs" / "ldsc"
     runs.mkdir(parents=True, exist_ok=True)
-    with lzma.open(EUR) as xz, tarfile.open(fileobj=xz) as tar:
-        for name in ("EUR_subset.bed", "EUR_subset.bim", "EUR_subset.fam",
-                     "EUR_subset.pheno.covars"):
-            member = next(m for m in tar.getmembers() if m.name.endswith(name))
-            (runs / name).write_bytes(tar.extractfile(member).read())
+    extract_eur(runs)
     subprocess.run(["plink2", "--bfile", "EUR_subset", "--pheno", "EUR_subset.pheno.covars",
                     "--pheno-name", "PHENO", "--glm", "allow-no-covars", "--out", "eg"],
                    cwd=runs, check=True, capture_output=True)

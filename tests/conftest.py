@@ -42,6 +42,20 @@ def require_file(path: Path) -> Path:
     return path
 
 
+EUR_TARBALL = Path("/usr/share/doc/bolt-lmm/examples/examples.tar.xz")
+
+
+def extract_eur(d: Path, names: tuple[str, ...]) -> None:
+    """Copy EUR_subset files (Debian's bolt-lmm-example) out of their tarball into ``d``."""
+    import lzma
+    import tarfile
+
+    with lzma.open(require_file(EUR_TARBALL)) as xz, tarfile.open(fileobj=xz) as tar:
+        for name in names:
+            member = next(m for m in tar.getmembers() if m.name.endswith(name))
+            (d / name).write_bytes(tar.extractfile(member).read())
+
+
 def run_tool(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
     assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"

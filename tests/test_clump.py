@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import lzma
-import tarfile
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import require_file, require_tool, run_tool
+from conftest import extract_eur, require_tool, run_tool
 from gwasrep.errors import InputError
 from gwasrep.io.plink import open_plink, write_plink
 from gwasrep.loci._ld_kernels import em_r2_from_table, genotype_table, pair_r2
 from gwasrep.loci.clump import clump, read_pvalues, run_clump
 
-EUR = Path("/usr/share/doc/bolt-lmm/examples/examples.tar.xz")
 #: PLINK's defaults, ContIG's, GEMCONT's r2/kb, a tight r2, and a loose p1.
 PARAMS = [(1e-4, 1e-2, 0.5, 250), (5e-8, 1e-7, 0.1, 150), (1e-4, 1e-2, 0.05, 5000),
           (1e-3, 1e-2, 0.8, 250), (1e-2, 5e-2, 0.2, 500)]
@@ -28,11 +23,8 @@ def eur(tmp_path_factory):
     """EUR_subset (bolt-lmm-example) and plink2 --glm of its PHENO."""
     plink2 = require_tool("plink2")
     d = tmp_path_factory.mktemp("eur")
-    with lzma.open(require_file(EUR)) as xz, tarfile.open(fileobj=xz) as tar:
-        for name in ("EUR_subset.bed", "EUR_subset.bim", "EUR_subset.fam",
-                     "EUR_subset.pheno.covars"):
-            member = next(m for m in tar.getmembers() if m.name.endswith(name))
-            (d / name).write_bytes(tar.extractfile(member).read())
+    extract_eur(d, ("EUR_subset.bed", "EUR_subset.bim", "EUR_subset.fam",
+                     "EUR_subset.pheno.covars"))
     run_tool([plink2, "--bfile", "EUR_subset", "--pheno", "EUR_subset.pheno.covars",
               "--pheno-name", "PHENO", "--glm", "allow-no-covars", "--out", "eg"], cwd=d)
     return {"dir": d, "bed": d / "EUR_subset", "sumstats": d / "eg.PHENO.glm.linear"}

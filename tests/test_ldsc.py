@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import lzma
 import os
 import subprocess
-import tarfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import IN_CI, require_file, require_tool, run_tool
+from conftest import IN_CI, extract_eur, require_tool, run_tool
 from gwasrep.errors import InputError
 from gwasrep.heritability.h2 import h2_table, run_h2
 from gwasrep.heritability.ldsc import ldsc_h2
@@ -21,7 +19,6 @@ from gwasrep.heritability.ldscore import compute_ld_scores, read_ld_scores, writ
 from gwasrep.io.plink import open_plink, write_plink
 
 ROOT = Path(__file__).resolve().parents[1]
-EUR = Path("/usr/share/doc/bolt-lmm/examples/examples.tar.xz")
 
 
 def ldsc_python() -> Path:
@@ -85,11 +82,8 @@ def eur_ldsc(tmp_path_factory):
     """EUR_subset LD scores (1,000 kb) and plink2 --glm sumstats of two phenotypes."""
     plink2 = require_tool("plink2")
     d = tmp_path_factory.mktemp("ldsc")
-    with lzma.open(require_file(EUR)) as xz, tarfile.open(fileobj=xz) as tar:
-        for name in ("EUR_subset.bed", "EUR_subset.bim", "EUR_subset.fam",
-                     "EUR_subset.pheno.covars", "EUR_subset.pheno2.covars"):
-            member = next(m for m in tar.getmembers() if m.name.endswith(name))
-            (d / name).write_bytes(tar.extractfile(member).read())
+    extract_eur(d, ("EUR_subset.bed", "EUR_subset.bim", "EUR_subset.fam",
+                     "EUR_subset.pheno.covars", "EUR_subset.pheno2.covars"))
     sc = compute_ld_scores(open_plink(d / "EUR_subset"), window_kb=1000)
     write_ld_scores(sc, d / "eur")
     files = {}

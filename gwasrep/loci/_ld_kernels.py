@@ -87,51 +87,12 @@ def _bits_table(bx, by, t):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _fill_table(x, y, t):  # pragma: no cover - compiled
-    """Fill ``t`` (3 x 3, float64) with the (x, y) genotype counts over complete pairs."""
-    n00 = n01 = n02 = n10 = n11 = n12 = n20 = n21 = n22 = 0
-    for i in range(x.shape[0]):
-        a = x[i]
-        b = y[i]
-        if a < 0 or b < 0:
-            continue
-        if a == 0:
-            if b == 0:
-                n00 += 1
-            elif b == 1:
-                n01 += 1
-            else:
-                n02 += 1
-        elif a == 1:
-            if b == 0:
-                n10 += 1
-            elif b == 1:
-                n11 += 1
-            else:
-                n12 += 1
-        else:
-            if b == 0:
-                n20 += 1
-            elif b == 1:
-                n21 += 1
-            else:
-                n22 += 1
-    t[0, 0] = n00
-    t[0, 1] = n01
-    t[0, 2] = n02
-    t[1, 0] = n10
-    t[1, 1] = n11
-    t[1, 2] = n12
-    t[2, 0] = n20
-    t[2, 1] = n21
-    t[2, 2] = n22
-
-
-@njit(cache=True, nogil=True)
 def genotype_table(x, y):  # pragma: no cover - compiled
     """3 x 3 counts of (x, y) genotypes over samples with both calls."""
     t = np.zeros((3, 3), dtype=np.float64)
-    _fill_table(x, y, t)
+    for i in range(x.shape[0]):
+        if x[i] >= 0 and y[i] >= 0:
+            t[x[i], y[i]] += 1.0
     return t
 
 
@@ -246,30 +207,6 @@ def em_r2_from_table(t):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _unphased_r2(x, y):  # pragma: no cover - compiled
-    n = 0.0
-    sx = sy = sxx = syy = sxy = 0.0
-    for i in range(x.shape[0]):
-        a = x[i]
-        b = y[i]
-        if a >= 0 and b >= 0:
-            n += 1
-            sx += a
-            sy += b
-            sxx += a * a
-            syy += b * b
-            sxy += a * b
-    if n < 2:
-        return np.nan
-    vx = sxx - sx * sx / n
-    vy = syy - sy * sy / n
-    if vx <= 0 or vy <= 0:
-        return np.nan
-    cxy = sxy - sx * sy / n
-    return cxy * cxy / (vx * vy)
-
-
-@njit(cache=True, nogil=True)
 def table_r2(t, phased):  # pragma: no cover - compiled
     """r^2 from a 3 x 3 genotype table: EM haplotype or squared allele-count correlation."""
     if phased:
@@ -295,17 +232,9 @@ def table_r2(t, phased):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _pair_r2(x, y, phased, t):  # pragma: no cover - compiled
-    if phased:
-        _fill_table(x, y, t)
-        return em_r2_from_table(t)
-    return _unphased_r2(x, y)
-
-
-@njit(cache=True, nogil=True)
 def pair_r2(x, y, phased):  # pragma: no cover - compiled
     """r^2 of two int8 genotype rows: EM haplotype (``phased``) or genotype correlation."""
-    return _pair_r2(x, y, phased, np.empty((3, 3)))
+    return table_r2(genotype_table(x, y), phased)
 
 
 @njit(cache=True, nogil=True)
@@ -355,18 +284,12 @@ def clump_greedy(bits, chrom, pos, order, is_index, window, r2_min, phased,
         if clump_of[i] >= 0 or not is_index[i]:
             continue
         clump_of[i] = i
-        # Pool rows are sorted by (chrom, pos): scan left and right until out of window.
-        j = i - 1
-        while j >= 0 and chrom[j] == chrom[i] and pos[i] - pos[j] <= window:
-            if clump_of[j] < 0:
-                _bits_table(bits[i], bits[j], t)
-                if _r2_exceeds(t, phased, r2_min):
-                    clump_of[j] = i
-            j -= 1
-        j = i + 1
-        while j < n and chrom[j] == chrom[i] and pos[j] - pos[i] <= window:
-            if clump_of[j] < 0:
-                _bits_table(bits[i], bits[j], t)
-                if _r2_exceeds(t, phased, r2_min):
-                    clump_of[j] = i
-            j += 1
+        # Pool rows are sorted by (chrom, pos): scan left, then right, until out of window.
+        for step in (-1, 1):
+            j = i + step
+            while 0 <= j < n and chrom[j] == chrom[i] and abs(pos[j] - pos[i]) <= window:
+                if clump_of[j] < 0:
+                    _bits_table(bits[i], bits[j], t)
+                    if _r2_exceeds(t, phased, r2_min):
+                        clump_of[j] = i
+                j += step

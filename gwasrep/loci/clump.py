@@ -80,8 +80,7 @@ def read_pvalues(table: pd.DataFrame | str | os.PathLike, *, snp_field: str = "I
         if path.suffix == ".parquet":
             table = pd.read_parquet(path)
         else:
-            table = pd.read_csv(path, sep=r"\s+", dtype={snp_field: str}, engine="python"
-                                if path.suffix == ".clumped" else "c")
+            table = pd.read_csv(path, sep=r"\s+", dtype={snp_field: str})
     missing = [c for c in (snp_field, p_field) if c not in table.columns]
     if missing:
         raise InputError(f"{source}: missing column{'s' if len(missing) > 1 else ''} "

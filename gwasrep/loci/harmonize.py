@@ -31,7 +31,7 @@ SUMSTATS_ALIASES = {
     "SE": ["SE", "se", "StdErr", "STDERR"],
     "P": ["P", "p", "PVAL", "P-value", "pval"],
     "N": ["N", "OBS_CT", "n", "TotalSampleSize"],
-    "CHROM": ["CHROM", "#CHROM", "CHR", "chr", "chromosome"],
+    "CHROM": ["CHROM", "CHR", "chr", "chromosome"],
     "POS": ["POS", "BP", "pos", "base_pair_location"],
     "EAF": ["EAF", "A1_FREQ", "FRQ", "Freq1", "effect_allele_frequency"],
 }
@@ -105,9 +105,7 @@ def read_effect_table(path, *, source: str | None = None, beta_col: str | None =
         raise InputError(f"{source}: file {path} not found")
     from gwasrep.io.tables import read_table
 
-    raw = read_table(path)
-    if "CHROM" not in raw.columns and "#CHROM" in raw.columns:  # pragma: no cover
-        raw = raw.rename(columns={"#CHROM": "CHROM"})
+    raw = read_table(path)  # strips a leading '#' from column names
     cols = {}
     explicit = {"BETA": beta_col, "SE": se_col, "P": p_col}
     for key, names in SUMSTATS_ALIASES.items():
@@ -119,8 +117,6 @@ def read_effect_table(path, *, source: str | None = None, beta_col: str | None =
     if "A2" not in cols and {"A1", "REF", "ALT"} <= set(raw.columns):
         raw = raw.assign(_A2=np.where(raw["A1"] == raw["ALT"], raw["REF"], raw["ALT"]))
         cols["A2"] = "_A2"
-    if "A1" in cols and cols["A1"] == "ALT" and "A1" in raw.columns:
-        cols["A1"] = "A1"
     missing = [k for k in require if k not in cols]
     if missing:
         raise InputError(f"{source}: missing column{'s' if len(missing) > 1 else ''} "
