@@ -391,6 +391,52 @@ def h2(
 
 @app.command()
 @cli_errors
+def mi(
+    emb: Annotated[Path, typer.Option(help="Embeddings of held-out samples (data_specs/embeddings.md)")],
+    bed: Annotated[Path, typer.Option(help="PLINK 1 fileset of the same samples")],
+    out_prefix: Annotated[Path, typer.Option("--out", help="Writes OUT.mi.tsv (per seed) and OUT.mi.json")] = Path("gwasrep_mi"),
+    extract: Annotated[Path | None, typer.Option(help="Variants to use: a gwasrep panel / table with ID, or one ID per line")] = None,
+    keep: Annotated[Path | None, typer.Option(help="Use only these samples (FID IID or IID per line)")] = None,
+    meta_cols: Annotated[str | None, typer.Option(help="Comma-separated embedding columns that are metadata")] = None,
+    seeds: Annotated[int, typer.Option(help="Number of seeds (split and initialization), 0..SEEDS-1")] = 5,
+    estimators: Annotated[str, typer.Option(help="jse, infonce or jse,infonce")] = "jse,infonce",
+    geno_dropout: Annotated[float, typer.Option(help="Dropout on the genotype encoder's input (keep it fixed across the methods compared)")] = 0.5,
+    quiet: Annotated[bool, typer.Option(help="No progress bar or summary")] = False,
+):
+    """MI (nats) between embeddings and genotypes: JSE discriminator as in GIM, plus InfoNCE (needs torch; data_specs/mi.md)."""
+    from gwasrep.heritability.mi_run import run_mi
+
+    try:
+        from gwasrep.heritability.mi import MIConfig
+
+        cfg = MIConfig(estimators=tuple(_csv(estimators) or []), geno_dropout=geno_dropout)
+    except ImportError:
+        cfg = None  # run_mi reports the missing torch
+    except ValueError as exc:
+        _fail(str(exc))
+    prog, update = _progress(quiet)
+    try:
+        res, notes = run_mi(emb, bed, out_prefix, extract=extract, keep=keep,
+                            meta_cols=_csv(meta_cols), seeds=seeds, config=cfg,
+                            progress=(lambda d, t: update(d, t, "training")) if update else None)
+    finally:
+        if prog is not None:
+            prog.stop()
+    if not quiet:
+        out.print(f"MI between {res.emb_dim} embedding dimensions and {res.geno_dim:,} variants, "
+                  f"{res.n_pairs:,} samples, {len(res.seeds)} seeds (nats):", highlight=False)
+        for k, v in res.summary.items():
+            out.print(f"  {k:<11} {v['mean']:.4f} ± {v['sd']:.4f}", highlight=False)
+        for note in notes:
+            out.print(f"note: {note}", highlight=False)
+        unconv = [f"seed {s.seed} {e}" for s in res.seeds for e, c in s.converged.items() if not c]
+        if unconv:
+            err.print(f"warning: not converged within {res.config.max_epochs} epochs: "
+                      + ", ".join(unconv), highlight=False)
+
+
+@app.command()
+@cli_errors
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo data and results")] = Path("gwasrep_demo"),
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,

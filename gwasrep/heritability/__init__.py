@@ -1,4 +1,3 @@
-"""Heritability: LD scores (LDSC format), LDSC h2 per embedding dimension.
-
-The MI estimator of issue 5 (torch) is not built yet.
+"""Heritability and MI: LD scores (LDSC format), LDSC h2 per embedding dimension, and the
+mutual-information estimator (``mi``, ``mi_run``; the only modules here that need torch).
 """
