@@ -116,12 +116,15 @@ def test_single_trait_h2_vs_gemma_pve(gemma_hs, col):
     run_tool([gemma_hs["gemma"], "-bfile", "gem", "-k", "output/gk.cXX.txt", "-lmm", "4",
               "-n", str(col), "-snps", snps.name, "-o", f"st{col}"], cwd=d)
     log = (d / "output" / f"st{col}.log.txt").read_text()
-    pve = float(next(line.split("=")[1] for line in log.splitlines()
-                     if line.startswith("## pve estimate in the null model")))
+    pve, pve_se = (float(next(line.split("=")[1] for line in log.splitlines()
+                              if line.startswith(f"## {key} in the null model")))
+                   for key in ("pve estimate", "se(pve)"))
     y = gemma_hs["pheno"][:, [col - 1]]
     ok = np.isfinite(y[:, 0])
     eig = eigen_from_kinship(gemma_hs["K"][np.ix_(ok, ok)])
     null = fit_lmm_null(y[ok], None, eig, restricted=True)
-    print(f"phenotype {col}: GEMMA PVE {pve:.6f}, gwasrep REML h2 {null.h2[0]:.6f}")
+    print(f"phenotype {col}: GEMMA PVE {pve:.6f} (SE {pve_se:.6f}), gwasrep REML h2 "
+          f"{null.h2[0]:.6f} (SE {null.h2_se[0]:.6f})")
     assert null.converged
     assert abs(null.h2[0] - pve) < 0.01
+    assert null.h2_se[0] == pytest.approx(pve_se, rel=0.005)

@@ -525,6 +525,7 @@ def _write_variance_components(path: Path, setup, names: list[str]) -> Path:
     for g, n in zip(setup.group_names, setup.nulls, strict=True):
         for k, name in enumerate(names):
             rows.append({"GROUP": g, "DIM": k + 1, "NAME": name, "H2": n.h2[k],
+                         "H2_SE": np.nan if n.h2_se is None else n.h2_se[k],
                          "VG": n.Cg[k, k], "VE": n.Cn[k, k], "METHOD": "REML" if n.restricted
                          else "ML", "CONVERGED": n.converged, "LML": n.lml})
     with atomic_path(path) as tmp:

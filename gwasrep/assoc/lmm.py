@@ -256,6 +256,8 @@ class LmmNull:
     n_samples: int
     n_covariates: int
     eig: KinshipEigen = field(repr=False)
+    #: Standard error of each :attr:`h2` (NaN on the h2 = 0 boundary); see :func:`_h2_se`.
+    h2_se: np.ndarray | None = None
 
     @property
     def n_traits(self) -> int:
@@ -284,8 +286,10 @@ class LmmNull:
                 "converged": self.converged, "message": self.message,
                 "grad_max": self.grad_max, "n_iter": self.n_iter,
                 "start_lmls": self.start_lmls, "Cg": self.Cg.tolist(), "Cn": self.Cn.tolist(),
-                "h2": self.h2.tolist(), "rg": np.where(np.isfinite(self.rg), self.rg,
-                                                       None).tolist(),
+                "h2": self.h2.tolist(),
+                "h2_se": None if self.h2_se is None else
+                np.where(np.isfinite(self.h2_se), self.h2_se, None).tolist(),
+                "rg": np.where(np.isfinite(self.rg), self.rg, None).tolist(),
                 "kinship_trace_mean": self.trace_mean, "kinship": self.eig.kind,
                 "kinship_rank": self.eig.rank}
 
@@ -473,7 +477,47 @@ def fit_lmm_null(Y: np.ndarray, F: np.ndarray | None, eig: KinshipEigen, *,
     return LmmNull(Cg=(Cg + Cg.T) / 2, Cn=(Cn + Cn.T) / 2, lml=float(lml),
                    restricted=restricted, converged=converged, message=message,
                    grad_max=grad_max, n_iter=int(best.nit), start_lmls=start_lmls,
-                   trace_mean=eig.trace_mean, n_samples=N, n_covariates=K, eig=eig)
+                   trace_mean=eig.trace_mean, n_samples=N, n_covariates=K, eig=eig,
+                   h2_se=_h2_se(dat, np.diag(Cg_n), np.diag(Cn_n), restricted))
+
+
+def _h2_se(dat: _Data, vg: np.ndarray, ve: np.ndarray, restricted: bool) -> np.ndarray:
+    """SE of ``h2_k = vg_k / (vg_k + ve_k)`` per trait (K with mean diagonal 1).
+
+    The observed information of trait k's own likelihood (the univariate LMM that is
+    the marginal of the multi-trait model) in (vg_k, ve_k), from central differences of
+    the analytic gradient, then the delta method. For one trait at its optimum this is
+    the usual GREML standard error (GEMMA's ``se(pve)``, GCTA's SE). NaN when vg_k is
+    on the boundary (within 1e-4 of 0), where the curvature does not give an SE.
+    """
+    out = np.full(dat.D, np.nan)
+    for k in range(dat.D):
+        dk = _Data(N=dat.N, D=1, K=dat.K, s=dat.s, Yt=dat.Yt[:, [k]], Ft=dat.Ft,
+                   YY=dat.YY[np.ix_([k], [k])], FY=dat.FY[:, [k]], FF=dat.FF,
+                   logdet_FF=dat.logdet_FF)
+        x = np.array([vg[k], ve[k]])
+        if x[0] < 1e-4 * x.sum():
+            continue
+
+        def grad(v, dk=dk):
+            _, gg, gn = _lml_terms(dk, v[:1, None], v[1:, None], restricted, grad=True)
+            return np.array([gg[0, 0], gn[0, 0]])
+
+        H = np.empty((2, 2))
+        for i in range(2):
+            h = 1e-5 * x[i]
+            e = np.zeros(2)
+            e[i] = h
+            H[:, i] = (grad(x + e) - grad(x - e)) / (2 * h)
+        info = -(H + H.T) / 2
+        try:
+            cov = np.linalg.inv(info)
+        except np.linalg.LinAlgError:
+            continue
+        g = np.array([x[1], -x[0]]) / x.sum() ** 2
+        var = float(g @ cov @ g)
+        out[k] = np.sqrt(var) if var > 0 else np.nan
+    return out
 
 
 def describe_nonconvergence(null: LmmNull) -> str:

@@ -18,7 +18,7 @@ from gwasrep.errors import InputError, preview
 from gwasrep.heritability.ldsc import H2Result, ldsc_h2
 from gwasrep.heritability.ldscore import read_ld_scores
 
-__all__ = ["H2_COLUMNS", "h2_table", "run_h2", "trait_z"]
+__all__ = ["GREML_COLUMNS", "H2_COLUMNS", "add_greml", "h2_table", "run_h2", "trait_z"]
 
 H2_COLUMNS = ["TRAIT", "H2", "H2_SE", "INTERCEPT", "INTERCEPT_SE", "RATIO", "RATIO_SE",
               "MEAN_CHI2", "LAMBDA_GC", "N_SNPS", "M"]
@@ -42,6 +42,44 @@ def trait_z(sumstats: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {f"dimension {k}": pd.DataFrame({
         "SNP": ids, "Z": sumstats[f"BETA_{k}"].to_numpy(float)
         / sumstats[f"SE_{k}"].to_numpy(float), "N": N}) for k in dims}
+
+
+GREML_COLUMNS = ["GREML_H2", "GREML_H2_SE", "GREML_METHOD"]
+
+
+def add_greml(table: pd.DataFrame, vc: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Add GREML h2 (and SE) per dimension from ``assoc --lmm``'s variance_components.tsv.
+
+    Rows ``dimension k`` take DIM k of GROUP ``all``. After ``--loco`` there is one group
+    per left-out chromosome and no ``all``: the mean over groups is used (each GRM misses
+    one chromosome, so it is slightly low), with its SE the mean of the groups' SEs.
+    """
+    need = {"GROUP", "DIM", "H2", "METHOD"}
+    if not need <= set(vc.columns):
+        raise InputError(f"variance components: expected columns {sorted(need)}; found "
+                         f"{preview(list(vc.columns), 10)}")
+    notes = []
+    vc = vc.assign(GROUP=vc["GROUP"].astype(str))
+    if "H2_SE" not in vc.columns:
+        vc = vc.assign(H2_SE=np.nan)
+        notes.append("variance components without H2_SE (written before gwasrep 0.1 added it)")
+    if (vc["GROUP"] == "all").any():
+        vc = vc[vc["GROUP"] == "all"]
+    else:
+        notes.append(f"GREML h2 is the mean over {vc['GROUP'].nunique()} LOCO null models, each "
+                     "without one chromosome")
+    g = vc.groupby("DIM").agg(GREML_H2=("H2", "mean"), GREML_H2_SE=("H2_SE", "mean"),
+                              GREML_METHOD=("METHOD", "first"))
+    dims = table["TRAIT"].str.extract(r"^dimension (\d+)$")[0]
+    if dims.isna().any():
+        raise InputError("GREML h2 needs gwasrep sumstats (BETA_k/SE_k per dimension); the "
+                         "sumstats have a single Z column")
+    out = table.join(g, on=dims.astype(int).rename("DIM"))
+    missing = out["GREML_H2"].isna().sum()
+    if missing:
+        notes.append(f"{missing} dimension(s) without a GREML estimate in the variance "
+                     "components")
+    return out, notes
 
 
 def _row(name: str, r: H2Result) -> dict:
@@ -81,16 +119,31 @@ def h2_table(sumstats: pd.DataFrame, ref_ld: str | os.PathLike,
 
 def run_h2(sumstats_path: str | os.PathLike, ref_ld, out: str | os.PathLike, *, w_ld=None,
            use_m_5_50: bool = True, intercept: float | None = None,
-           n_blocks: int = 200) -> tuple[pd.DataFrame, list[str]]:
-    """Read sumstats, estimate h2 per dimension, write OUT (TSV) with a mean ± sd footer."""
+           n_blocks: int = 200, greml: str | os.PathLike | None | bool = None
+           ) -> tuple[pd.DataFrame, list[str]]:
+    """Read sumstats, estimate h2 per dimension, write OUT (TSV).
+
+    ``greml``: a variance_components.tsv to add GREML h2 from; None looks for one beside
+    the sumstats (written by ``assoc --lmm``); False never adds it.
+    """
     from gwasrep.io._atomic import atomic_path
     from gwasrep.io.tables import read_table
 
     table, notes = h2_table(read_table(sumstats_path), ref_ld, w_ld, use_m_5_50=use_m_5_50,
                             intercept=intercept, n_blocks=n_blocks)
-    if len(table) > 1:
-        notes.append(f"h2 across {len(table)} dimensions: mean {table['H2'].mean():.4f} "
-                     f"± sd {table['H2'].std(ddof=1):.4f}")
+    if greml is None:
+        beside = Path(sumstats_path).with_name("variance_components.tsv")
+        greml = beside if beside.is_file() else False
+    if greml is not False:
+        vc = pd.read_csv(greml, sep="\t") if Path(greml).is_file() else None
+        if vc is None:
+            raise InputError(f"--greml {greml}: file not found")
+        table, more = add_greml(table, vc)
+        notes += [f"GREML h2 from {greml}"] + more
+    for col, what in (("H2", "LDSC h2"), ("GREML_H2", "GREML h2")):
+        if len(table) > 1 and col in table:
+            notes.append(f"{what} across {len(table)} dimensions: mean {table[col].mean():.4f} "
+                         f"± sd {table[col].std(ddof=1):.4f}")
     with atomic_path(Path(out)) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.8g")
     return table, notes

@@ -90,7 +90,8 @@ class MIConfig:
         if not 0 < self.eval_fraction < 1 or not 0 < self.val_fraction < 1:
             raise ValueError("eval_fraction and val_fraction must lie in (0, 1)")
         if not 0 <= self.geno_dropout < 1:
-            raise ValueError(f"--geno-dropout: expected a value in [0, 1); found {self.geno_dropout}")
+            raise ValueError(f"--geno-dropout: expected a value in [0, 1); found "
+                             f"{self.geno_dropout}")
 
 
 @dataclass
