@@ -11,8 +11,13 @@ from gwasrep.errors import InputError
 from gwasrep.io import open_plink, read_dosages, write_plink
 
 
+@pytest.mark.parametrize("decoder", ["numpy", "numba"])
 @pytest.mark.parametrize("which", ["hs1940", "simulated_with_missing"])
-def test_decoder_matches_bed_reader(which, hs1940, small_cohort):
+def test_decoder_matches_bed_reader(which, decoder, hs1940, small_cohort, monkeypatch):
+    """Both decoders (numpy lookup table for small blocks, numba kernel for large ones)."""
+    from gwasrep.io import plink
+
+    monkeypatch.setattr(plink, "NUMPY_DECODE_MAX", 1 << 40 if decoder == "numpy" else 0)
     fs = open_plink(hs1940["prefix"] if which == "hs1940" else small_cohort.bed)
     rng = np.random.default_rng(0)
     vidx = np.sort(rng.choice(fs.n_variants, 400, replace=False))

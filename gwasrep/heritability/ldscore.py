@@ -9,7 +9,8 @@ window (1 cM with ``window_cm``, or ``window_kb``), j itself included, where
 The variants are processed in chunks of ``chunk`` along each chromosome: a
 chunk's standardized genotypes are multiplied with those of the variants
 ahead of it within the window, so memory is O(N x (chunk + window)) and no
-N x M matrix is formed.
+N x M matrix is formed. The standardized window ahead is kept for the next
+chunk, so each variant is read once.
 
 Files (LDSC's own format, data_specs/ldscore.md): ``PREFIX.l2.ldscore.gz``
 (CHR SNP BP L2, tab-separated), ``PREFIX.l2.M`` (the number of variants) and
@@ -57,7 +58,10 @@ def compute_ld_scores(fileset: PlinkFileset, *, window_kb: float | None = None,
                       window_cm: float | None = None, sample_idx: np.ndarray | None = None,
                       variant_idx: np.ndarray | None = None, chunk: int = 1000,
                       progress=None) -> LDScores:
-    """LD scores of ``variant_idx`` (default: all) over ``sample_idx`` (default: all)."""
+    """LD scores of ``variant_idx`` (default: all) over ``sample_idx`` (default: all).
+
+    ``chunk`` caps the variants per step (the step is the median window size, at least 128).
+    """
     if (window_kb is None) == (window_cm is None):
         raise InputError("give exactly one of --window-kb and --window-cm")
     bim = fileset.bim
@@ -85,20 +89,34 @@ def compute_ld_scores(fileset: PlinkFileset, *, window_kb: float | None = None,
             warnings.warn(f"LD window {width:g} is larger than chromosome {c} "
                           f"({span:g} spanned): every pair on it is in the window",
                           UserWarning, stacklevel=2)
-        for a in range(0, rows.size, chunk):
-            b = min(rows.size, a + chunk)
+        # A chunk about as wide as the window ahead wastes little of its chunk x
+        # (chunk + window) product on pairs outside the window (1,000 kb on EUR_subset:
+        # ~180 variants ahead; chunk 1,000 took 1.3 s, 180-256 took 0.7 s).
+        ahead = np.searchsorted(coord, coord + width, side="right") - np.arange(rows.size)
+        step = int(np.clip(np.median(ahead), 128, chunk))
+        # Z holds the standardized columns rows[z_lo:z_hi]; the window ahead of one chunk
+        # is the start of the next one's, so each variant is read and standardized once.
+        Z, z_lo, z_hi = np.empty((N, 0)), 0, 0
+        for a in range(0, rows.size, step):
+            b = min(rows.size, a + step)
             hi = int(np.searchsorted(coord, coord[b - 1] + width, side="right"))
-            Z, f = _standardize(read_dosages(fileset, vidx[rows[a:hi]], samples))
-            maf[rows[a:b]] = f[: b - a]
-            R2 = (Z[:, : b - a].T @ Z / N) ** 2                   # (chunk, a..hi)
+            start = max(a, z_hi)
+            Z = Z[:, max(0, a - z_lo):]
+            if hi > start:
+                Znew, f = _standardize(read_dosages(fileset, vidx[rows[start:hi]], samples))
+                maf[rows[start:hi]] = f
+                Z = np.hstack([Z, Znew])
+            z_lo, z_hi = a, max(hi, z_hi)
+            R2 = (Z[:, : b - a].T @ Z[:, : hi - a] / N) ** 2       # (chunk, a..hi)
             R2 = R2 - (1 - R2) / (N - 2)
-            # Pair (j, k) with k >= j counts once for j and once for k (k > j).
-            for jj in range(b - a):
-                j = a + jj
-                k_hi = int(np.searchsorted(coord, coord[j] + width, side="right"))
-                seg = R2[jj, jj:k_hi - a]
-                l2[rows[j]] += seg.sum()
-                l2[rows[j + 1:k_hi]] += seg[1:]
+            # Pair (j, k), j < k within the window, counts for j (rows) and for k
+            # (columns); the diagonal (k = j) once.
+            k_hi = np.searchsorted(coord, coord[a:b] + width, side="right") - a
+            col = np.arange(hi - a)[None, :]
+            jj = np.arange(b - a)[:, None]
+            ahead = np.where((col > jj) & (col < k_hi[:, None]), R2, 0.0)
+            l2[rows[a:b]] += ahead.sum(axis=1) + R2[np.arange(b - a), np.arange(b - a)]
+            l2[rows[a:hi]] += ahead.sum(axis=0)
             done += b - a
             if progress:
                 progress(done, vidx.size)
@@ -115,7 +133,7 @@ def write_ld_scores(scores: LDScores, prefix: str | os.PathLike) -> dict[str, Pa
     paths = {"ldscore": Path(p + ".l2.ldscore.gz"), "M": Path(p + ".l2.M"),
              "M_5_50": Path(p + ".l2.M_5_50")}
     with atomic_path(paths["ldscore"]) as tmp:
-        with gzip.open(tmp, "wt") as fh:
+        with gzip.open(tmp, "wt", compresslevel=6) as fh:
             scores.table[["CHR", "SNP", "BP", "L2"]].to_csv(fh, sep="\t", index=False,
                                                             float_format="%.6f")
     atomic_write_text(paths["M"], f"{int(scores.M)}\n")

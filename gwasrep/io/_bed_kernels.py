@@ -8,13 +8,11 @@ PLINK 2's ALT dosage.
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
-__all__ = ["A1_DOSAGE", "decode_dosages", "encode_bed"]
+from gwasrep.io._bed_codes import A1_DOSAGE
 
-#: A1 dosage of each 2-bit code; the missing code (1) maps to NaN where decoded.
-A1_DOSAGE = np.array([2.0, np.nan, 1.0, 0.0])
+__all__ = ["A1_DOSAGE", "decode_dosages", "encode_bed"]
 
 
 @njit(cache=True, nogil=True)

@@ -14,7 +14,11 @@ import numpy as np
 import pandas as pd
 
 from gwasrep.errors import InputError, preview
-from gwasrep.io._bed_kernels import decode_dosages, encode_bed
+from gwasrep.io._bed_codes import BYTE_DOSAGES
+
+#: Blocks of at most this many calls are decoded with numpy (a byte lookup table);
+#: larger ones with the numba kernel, whose one-off load (~0.3 s) then pays off.
+NUMPY_DECODE_MAX = 1 << 22
 
 __all__ = ["PlinkFileset", "open_plink", "read_dosages", "read_packed", "write_plink"]
 
@@ -159,8 +163,14 @@ def read_dosages(fileset: PlinkFileset, variant_idx=None, sample_idx=None,
     if sample_idx is None:
         sample_idx = np.arange(fileset.n_samples)
     packed = read_packed(fileset.bed_path, variant_idx, fileset.n_samples)
+    sample_idx = np.asarray(sample_idx, dtype=np.int64)
+    if packed.size * 4 <= NUMPY_DECODE_MAX:
+        full = BYTE_DOSAGES.astype(dtype, copy=False)[packed].reshape(packed.shape[0], -1)
+        return np.asfortranarray(full[:, sample_idx].T)
+    from gwasrep.io._bed_kernels import decode_dosages
+
     out = np.empty((len(sample_idx), len(variant_idx)), dtype=dtype, order="F")
-    decode_dosages(packed, np.asarray(sample_idx, dtype=np.int64), out)
+    decode_dosages(packed, sample_idx, out)
     return out
 
 
@@ -175,6 +185,8 @@ def write_plink(prefix: str | os.PathLike, genotypes: np.ndarray, bim: pd.DataFr
     bim, fam : DataFrame
         With the columns of :data:`BIM_COLUMNS` and :data:`FAM_COLUMNS`.
     """
+    from gwasrep.io._bed_kernels import encode_bed
+
     prefix = Path(prefix)
     n, m = genotypes.shape
     assert len(bim) == m, (genotypes.shape, len(bim))
