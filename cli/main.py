@@ -377,6 +377,7 @@ def h2(
     n_blocks: Annotated[int, typer.Option(help="Jackknife blocks")] = 200,
     greml: Annotated[Path | None, typer.Option(help="variance_components.tsv of `assoc --lmm` for GREML h2 (default: the one beside --sumstats, if any)")] = None,
     no_greml: Annotated[bool, typer.Option(help="Do not add GREML h2")] = False,
+    drop_ambiguous: Annotated[bool, typer.Option(help="Keep only non-ambiguous A/C/G/T SNPs (ldsc munge_sumstats' allele filter); needs A1, A2")] = False,
     quiet: Annotated[bool, typer.Option(help="No table")] = False,
 ):
     """LDSC SNP heritability per embedding dimension, as bulik/ldsc --h2 (data_specs/h2.md)."""
@@ -385,7 +386,7 @@ def h2(
     icpt = 1.0 if no_intercept else intercept_h2
     table, notes = run_h2(sumstats, ref_ld, out_path, w_ld=w_ld, use_m_5_50=not not_m_5_50,
                           intercept=icpt, n_blocks=n_blocks,
-                          greml=False if no_greml else greml)
+                          greml=False if no_greml else greml, drop_ambiguous=drop_ambiguous)
     if not quiet:
         out.print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False)
         for note in notes:

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import IN_CI, extract_eur, require_tool, run_tool
 from gwasrep.errors import InputError
-from gwasrep.heritability.h2 import h2_table, run_h2
+from gwasrep.heritability.h2 import drop_ambiguous_snps, h2_table, run_h2
 from gwasrep.heritability.ldsc import ldsc_h2
 from gwasrep.heritability.ldscore import compute_ld_scores, read_ld_scores, write_ld_scores
 from gwasrep.io.plink import open_plink, write_plink
@@ -153,12 +153,23 @@ def test_recovers_simulated_h2_and_intercept(eur_ldsc):
     assert ok_int >= 90
 
 
+def test_drop_ambiguous_counts():
+    ss = pd.DataFrame({"SNP": list("abcdef"), "A1": ["A", "A", "c", "G", "AT", "T"],
+                       "A2": ["G", "T", "g", "T", "A", "T"]})
+    kept, note = drop_ambiguous_snps(ss)
+    assert list(kept["SNP"]) == ["a", "d"]
+    assert note == ("--drop-ambiguous: 2 strand-ambiguous (A/T, C/G) and 2 non-SNP variants "
+                    "dropped, 2 kept")
+
+
 def test_h2_bad_input(eur_ldsc, tmp_path):
     with pytest.raises(InputError, match="expected ID \\(or SNP\\), OBS_CT \\(or N\\), and Z"):
         h2_table(pd.DataFrame({"SNP": ["a"], "BETA": [0.1]}), eur_ldsc["ld"])
     few = pd.read_csv(eur_ldsc["sumstats"]["pheno1"], sep="\t").head(150)
     with pytest.raises(InputError, match="at least 200 SNPs for the block jackknife; found 150"):
         h2_table(few, eur_ldsc["ld"])
+    with pytest.raises(InputError, match="--drop-ambiguous: the sumstats need A1 and A2"):
+        drop_ambiguous_snps(few.drop(columns=["A1"]))
     other = few.assign(SNP=[f"x{i}" for i in range(len(few))])
     with pytest.raises(InputError, match="no SNP shared between the sumstats"):
         h2_table(other, eur_ldsc["ld"])

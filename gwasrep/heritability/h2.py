@@ -3,7 +3,10 @@
 Dimension k uses ``Z = BETA_k / SE_k`` and ``N = OBS_CT``; a table with a ``Z``
 column (and ``N`` or ``OBS_CT``) is one trait. SNPs are matched to the LD
 scores by ID and kept in the LD scores' genome order (CHR, BP), as ldsc does.
-h2 needs only Z^2, so alleles do not enter (ldsc's ``--h2`` ignores them too).
+h2 needs only Z^2, so an allele flip changes nothing, and LDSC-format LD scores carry no
+alleles to check against (ldsc's ``--h2`` ignores alleles too). ``drop_ambiguous`` applies
+ldsc's munge_sumstats allele filter instead: only SNPs with A/C/G/T alleles that are not
+strand-ambiguous (A/T, C/G) are kept, with the counts in the notes.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from gwasrep.errors import InputError, preview
 from gwasrep.heritability.ldsc import H2Result, ldsc_h2
 from gwasrep.heritability.ldscore import read_ld_scores
 
-__all__ = ["GREML_COLUMNS", "H2_COLUMNS", "add_greml", "h2_table", "run_h2", "trait_z"]
+__all__ = ["GREML_COLUMNS", "H2_COLUMNS", "add_greml", "drop_ambiguous_snps", "h2_table",
+           "run_h2", "trait_z"]
 
 H2_COLUMNS = ["TRAIT", "H2", "H2_SE", "INTERCEPT", "INTERCEPT_SE", "RATIO", "RATIO_SE",
               "MEAN_CHI2", "LAMBDA_GC", "N_SNPS", "M"]
@@ -82,6 +86,23 @@ def add_greml(table: pd.DataFrame, vc: pd.DataFrame) -> tuple[pd.DataFrame, list
     return out, notes
 
 
+def drop_ambiguous_snps(sumstats: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Keep SNPs whose A1/A2 are single A/C/G/T bases and not strand-ambiguous."""
+    cols = [c for c in ("A1", "A2") if c in sumstats.columns]
+    if len(cols) < 2:
+        raise InputError("--drop-ambiguous: the sumstats need A1 and A2 columns; found "
+                         f"{preview(list(sumstats.columns), 12)}")
+    a1 = sumstats["A1"].astype(str).str.upper()
+    a2 = sumstats["A2"].astype(str).str.upper()
+    comp = {"A": "T", "T": "A", "C": "G", "G": "C"}
+    snp = a1.isin(list(comp)) & a2.isin(list(comp)) & (a1 != a2)
+    ambiguous = snp & (a1.map(comp) == a2)
+    keep = snp & ~ambiguous
+    note = (f"--drop-ambiguous: {int(ambiguous.sum()):,} strand-ambiguous (A/T, C/G) and "
+            f"{int((~snp).sum()):,} non-SNP variants dropped, {int(keep.sum()):,} kept")
+    return sumstats[keep.to_numpy()], note
+
+
 def _row(name: str, r: H2Result) -> dict:
     return {"TRAIT": name, "H2": r.h2, "H2_SE": r.h2_se, "INTERCEPT": r.intercept,
             "INTERCEPT_SE": r.intercept_se, "RATIO": r.ratio, "RATIO_SE": r.ratio_se,
@@ -119,8 +140,8 @@ def h2_table(sumstats: pd.DataFrame, ref_ld: str | os.PathLike,
 
 def run_h2(sumstats_path: str | os.PathLike, ref_ld, out: str | os.PathLike, *, w_ld=None,
            use_m_5_50: bool = True, intercept: float | None = None,
-           n_blocks: int = 200, greml: str | os.PathLike | None | bool = None
-           ) -> tuple[pd.DataFrame, list[str]]:
+           n_blocks: int = 200, greml: str | os.PathLike | None | bool = None,
+           drop_ambiguous: bool = False) -> tuple[pd.DataFrame, list[str]]:
     """Read sumstats, estimate h2 per dimension, write OUT (TSV).
 
     ``greml``: a variance_components.tsv to add GREML h2 from; None looks for one beside
@@ -129,8 +150,13 @@ def run_h2(sumstats_path: str | os.PathLike, ref_ld, out: str | os.PathLike, *, 
     from gwasrep.io._atomic import atomic_path
     from gwasrep.io.tables import read_table
 
-    table, notes = h2_table(read_table(sumstats_path), ref_ld, w_ld, use_m_5_50=use_m_5_50,
-                            intercept=intercept, n_blocks=n_blocks)
+    ss, notes = read_table(sumstats_path), []
+    if drop_ambiguous:
+        ss, note = drop_ambiguous_snps(ss)
+        notes.append(note)
+    table, more = h2_table(ss, ref_ld, w_ld, use_m_5_50=use_m_5_50, intercept=intercept,
+                           n_blocks=n_blocks)
+    notes += more
     if greml is None:
         beside = Path(sumstats_path).with_name("variance_components.tsv")
         greml = beside if beside.is_file() else False
