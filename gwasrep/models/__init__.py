@@ -1,4 +1,6 @@
 """PyTorch trait generators (GEMCONT, ContIG, GIM, MRM and baselines); needs the torch extra.
 
-Empty until the trait-generator issues (#6 onwards) land.
+Built so far (issue 6, first part): the contrastive losses (``losses``: CLIP with a
+learnable temperature, NT-Xent) and SCARF genotype corruption (``augment``). The
+encoders, data loading, training loop and ``gwasrep train``/``embed`` are not built yet.
 """
