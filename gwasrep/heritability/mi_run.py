@@ -154,7 +154,6 @@ def run_mi(emb, bed, out, *, extract=None, keep=None, meta_cols=None, seeds=5, c
         with open(partial, "a") as fh:
             fh.write(json.dumps({"fingerprint": fp, "seed": asdict(s)}) + "\n")
 
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
     res = estimate_mi(E, X, seeds=tuple(range(seeds)), config=cfg, done=done, on_seed=on_seed,
                       progress=progress)
     table = pd.DataFrame([_seed_row(s) for s in res.seeds], columns=MI_COLUMNS)
