@@ -144,6 +144,7 @@ def _mi(case, *extra):
 
 def test_cli_mi_resume_and_outputs(mi_case):
     """A run whose second seed was lost resumes to the uninterrupted result."""
+    mi_case["out"] = mi_case["dir"] / "new_folder" / "m"  # --out into a folder not made yet
     res = _mi(mi_case, "--seeds", "2")
     assert res.exit_code == 0, res.output + res.stderr
     full = pd.read_csv(mi_case["out"].with_name("m.mi.tsv"), sep="\t")

@@ -133,6 +133,7 @@ def run_mi(emb, bed, out, *, extract=None, keep=None, meta_cols=None, seeds=5, c
     cfg = config or MIConfig()
     E, X, info, notes = load_pairs(emb, bed, extract=extract, keep=keep, meta_cols=meta_cols)
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     paths = {k: out.with_name(out.name + f".mi.{k}") for k in ("tsv", "json", "partial.jsonl")}
     fp = _fingerprint(E, X, cfg)
     done: dict[int, SeedResult] = {}
