@@ -139,16 +139,23 @@ def _loglik(phi, a, b, c, d, h):  # pragma: no cover - compiled
     return ll
 
 
-@njit(cache=True)
-def em_r2_from_table(t):  # pragma: no cover - compiled
-    """r^2 from ML haplotype frequencies; NaN when a variant is monomorphic."""
-    # Allele "A" = A1 of the first variant (count 2 = AA), "B" = A1 of the second.
+@njit(cache=True, inline="always")
+def _haplotype_counts(t):  # pragma: no cover - compiled
+    """Known haplotype counts of a 3x3 genotype table, the double heterozygotes h, and
+    the haplotype total T. Allele "A" = A1 of the first variant (count 2 = AA), "B" =
+    A1 of the second; a = AB, b = Ab, c = aB, d = ab outside the double heterozygotes."""
     a = 2 * t[2, 2] + t[2, 1] + t[1, 2]
     b = 2 * t[2, 0] + t[2, 1] + t[1, 0]
     c = 2 * t[0, 2] + t[1, 2] + t[0, 1]
     d = 2 * t[0, 0] + t[0, 1] + t[1, 0]
     h = t[1, 1]
-    T = a + b + c + d + 2 * h
+    return a, b, c, d, h, a + b + c + d + 2 * h
+
+
+@njit(cache=True)
+def em_r2_from_table(t):  # pragma: no cover - compiled
+    """r^2 from ML haplotype frequencies; NaN when a variant is monomorphic."""
+    a, b, c, d, h, T = _haplotype_counts(t)
     if T <= 0:
         return np.nan
     if h == 0:
@@ -245,12 +252,7 @@ def _r2_exceeds(t, phased, r2_min):  # pragma: no cover - compiled
     phase fraction phi, so max(D(0)^2, D(1)^2) / (pA qA pB qB) bounds the EM r^2.
     """
     if phased:
-        a = 2 * t[2, 2] + t[2, 1] + t[1, 2]
-        b = 2 * t[2, 0] + t[2, 1] + t[1, 0]
-        c = 2 * t[0, 2] + t[1, 2] + t[0, 1]
-        d = 2 * t[0, 0] + t[0, 1] + t[1, 0]
-        h = t[1, 1]
-        T = a + b + c + d + 2 * h
+        a, b, c, d, h, T = _haplotype_counts(t)
         if T <= 0:
             return False
         pA = (a + b + h) / T
