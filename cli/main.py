@@ -70,7 +70,7 @@ class RateColumn(ProgressColumn):
 
     def render(self, task) -> Text:
         speed = task.finished_speed or task.speed
-        unit = "fits" if task.description == "null model" else "variants"
+        unit = {"null model": "fits", "images": "images"}.get(task.description, "variants")
         return Text(f"{speed:,.0f} {unit}/s" if speed else "", style="cyan")
 
 
@@ -437,6 +437,141 @@ def mi(
         if unconv:
             err.print(f"warning: not converged within {res.config.max_epochs} epochs: "
                       + ", ".join(unconv), highlight=False)
+
+
+def _torch_or_fail():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        _fail("this command needs PyTorch: pip install 'gwasrep[torch]' (on a CPU-only machine "
+              "install the CPU wheel first, e.g. pip install torch==2.13.0)")
+
+
+def _train_progress(quiet: bool):
+    """A bar over each epoch's steps, showing loss and samples/s; one line per epoch."""
+    if quiet:
+        return None, None
+    prog = Progress(TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err)
+    state: dict = {}
+
+    def update(r: dict):
+        if r.get("done"):
+            val = f"{r['val_loss']:.4f}" if r["val_loss"] == r["val_loss"] else "n/a"
+            prog.console.print(f"epoch {r['epoch']}/{r['epochs']}: train loss "
+                               f"{r['train_loss']:.4f}, val loss {val}, "
+                               f"{r['samples_per_s']:,.0f} samples/s", highlight=False)
+            return
+        desc = f"epoch {r['epoch']}/{r['epochs']}"
+        if state.get("epoch") != r["epoch"]:
+            if "task" in state:
+                prog.remove_task(state["task"])
+            else:
+                prog.start()
+            state.update(epoch=r["epoch"], task=prog.add_task(desc, total=r["steps"], info=""))
+        prog.update(state["task"], completed=r["step"],
+                    info=f"loss {r['loss']:.4f}  {r['samples_per_s']:,.0f} samples/s")
+
+    return prog, update
+
+
+@app.command()
+@cli_errors
+def train(
+    method: Annotated[str, typer.Option(help="gemcont, prs, simclr, vae, autoencoder or supervised")],
+    images: Annotated[Path, typer.Option(help="Image manifest (.parquet/.csv: sample_id, path) or an .npz/.npy stack (data_specs/images.md)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Run directory (data_specs/train_run.md)")],
+    bed: Annotated[Path | None, typer.Option(help="PLINK 1 fileset (gemcont, prs)")] = None,
+    panel: Annotated[Path | None, typer.Option(help="Variant panel with ID, A1, BETA (gwasrep panel; gemcont, prs)")] = None,
+    split: Annotated[Path | None, typer.Option(help="Training samples (IID or FID IID per line); default: a seeded random split")] = None,
+    val: Annotated[Path | None, typer.Option(help="Validation samples; default: --val-fraction of the training samples")] = None,
+    val_fraction: Annotated[float, typer.Option(help="Validation fraction of a random split")] = 0.1,
+    test_fraction: Annotated[float, typer.Option(help="Test fraction of a random split (without --split)")] = 0.2,
+    target: Annotated[Path | None, typer.Option(help="Table with sample_id and the target column (supervised)")] = None,
+    target_col: Annotated[str | None, typer.Option(help="Target column (supervised)")] = None,
+    task: Annotated[str | None, typer.Option(help="Supervised task: regress or classify")] = None,
+    image_ids: Annotated[Path | None, typer.Option(help="Sample IDs of an .npy stack, one per image")] = None,
+    image_size: Annotated[int | None, typer.Option(help="Resize images to SIZE x SIZE on load")] = None,
+    profile: Annotated[str, typer.Option(help="paper (GEMCONT Sec. 3.4) or quick")] = "paper",
+    encoder: Annotated[str | None, typer.Option(help="cnn (28x28), resnet18, resnet50 or backbone:PATH (frozen .pt2/TorchScript)")] = None,
+    geno_encoder: Annotated[str | None, typer.Option(help="linear (GEMCONT) or mlp (ContIG H1)")] = None,
+    dim: Annotated[int | None, typer.Option(help="Embedding dimension D")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs (profile)")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size (profile)")] = None,
+    lr: Annotated[float | None, typer.Option(help="AdamW learning rate (profile)")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay (profile)")] = None,
+    warmup_epochs: Annotated[int | None, typer.Option(help="Linear warm-up epochs before the cosine schedule (profile)")] = None,
+    augment: Annotated[str | None, typer.Option(help="Comma-separated: rotation, crop, blur, jitter, erasing, flip; 'none' for no augmentation")] = None,
+    scarf_p: Annotated[float | None, typer.Option(help="SCARF genotype corruption rate (profile)")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Initial CLIP temperature (gemcont 0.07) or NT-Xent temperature (simclr 0.2)")] = None,
+    patience: Annotated[int | None, typer.Option(help="Early-stopping patience in epochs (supervised; profile)")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the weights, splits and every random draw")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps")] = "auto",
+    workers: Annotated[int, typer.Option(help="DataLoader worker processes for decoding images")] = 0,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last finished epoch")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar or summary")] = False,
+):
+    """Train a trait generator on images (and genotypes) and save it in a run directory."""
+    _torch_or_fail()
+    from gwasrep.models.train import run_train
+
+    aug = None if augment is None else ([] if augment == "none" else _csv(augment))
+    prog, update = _train_progress(quiet)
+    try:
+        res = run_train(method, images, out_dir, image_ids=image_ids, image_size=image_size, bed=bed,
+                        panel=panel, split=split, val=val, val_fraction=val_fraction,
+                        test_fraction=test_fraction, target=target, target_col=target_col,
+                        resume=resume, profile=profile, progress=update, encoder=encoder,
+                        geno_encoder=geno_encoder, dim=dim, epochs=epochs, batch_size=batch_size,
+                        lr=lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs,
+                        augment=aug, scarf_p=scarf_p, temperature=temperature, task=task,
+                        patience=patience, seed=seed, device=device, workers=workers)
+    finally:
+        if prog is not None:
+            prog.stop()
+    if not quiet:
+        last = res.metrics[-1] if res.metrics else None
+        if last:
+            out.print(f"{res.config.method}: {res.epochs_run} epochs, final train loss "
+                      f"{last['train_loss']:.4f}, val loss {last['val_loss']:.4f} -> {res.run_dir}/",
+                      highlight=False)
+        for note in res.notes:
+            out.print(f"note: {note}", highlight=False)
+
+
+@app.command()
+@cli_errors
+def embed(
+    run: Annotated[Path, typer.Option(help="Run directory of gwasrep train")],
+    images: Annotated[Path, typer.Option(help="Image manifest or .npz/.npy stack")],
+    out_path: Annotated[Path, typer.Option("--out", help="Embeddings Parquet (data_specs/embeddings.md)")],
+    samples: Annotated[Path | None, typer.Option(help="Embed only these samples (e.g. RUN/test.txt)")] = None,
+    representation: Annotated[str, typer.Option(help="projection (the trained embedding) or backbone (features before the projector, as ContIG's GWAS)")] = "projection",
+    image_ids: Annotated[Path | None, typer.Option(help="Sample IDs of an .npy stack")] = None,
+    image_size: Annotated[int | None, typer.Option(help="Resize images on load (as in training)")] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass")] = 256,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps")] = "cpu",
+    quiet: Annotated[bool, typer.Option(help="No progress bar or summary")] = False,
+):
+    """Write embeddings of a trained run, one row per sample (images of a sample are averaged)."""
+    _torch_or_fail()
+    from gwasrep.models.data import read_images
+    from gwasrep.models.embed import run_embed
+
+    src = read_images(images, ids=image_ids, image_size=image_size)
+    prog, update = _progress(quiet)
+    try:
+        df, notes = run_embed(run, src, out_path, samples=samples, representation=representation,
+                              batch_size=batch_size, device=device,
+                              progress=(lambda d, t: update(d, t, "images")) if update else None)
+    finally:
+        if prog is not None:
+            prog.stop()
+    if not quiet:
+        out.print(f"{len(df):,} samples x {df.shape[1] - 2} dimensions ({representation}) -> "
+                  f"{out_path}", highlight=False)
+        for note in notes:
+            out.print(f"note: {note}", highlight=False)
 
 
 @app.command()

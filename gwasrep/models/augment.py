@@ -25,9 +25,11 @@ def scarf_corrupt(x: torch.Tensor, p: float = 0.1, generator: torch.Generator | 
     b, m = x.shape
     if b < 2:
         raise ValueError(f"SCARF needs at least 2 samples in a batch; found {b}")
-    mask = torch.rand((b, m), generator=generator, device=x.device) < p
+    # Random draws on the generator's device (the CPU), so a seed gives the same
+    # corruption whatever device the batch is on.
+    mask = (torch.rand((b, m), generator=generator) < p).to(x.device)
     # Another sample: i + offset (mod B), offset uniform in 1..B-1.
-    offset = torch.randint(1, b, (b, m), generator=generator, device=x.device)
-    donor = (torch.arange(b, device=x.device)[:, None] + offset) % b
+    offset = torch.randint(1, b, (b, m), generator=generator)
+    donor = ((torch.arange(b)[:, None] + offset) % b).to(x.device)
     replaced = torch.gather(x, 0, donor)
     return torch.where(mask, replaced, x), mask

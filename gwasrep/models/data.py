@@ -1,0 +1,399 @@
+"""Training data of the trait generators: images, panel genotypes, targets and splits.
+
+File formats are in ``data_specs/images.md``; the panel is ``data_specs/panel.md``.
+
+- :func:`read_images`: an image manifest (Parquet/CSV: ``sample_id``, ``path`` to a
+  PNG/JPEG/NPY file, one row per image, several rows per sample allowed) or one
+  ``.npz`` (``images`` + ``sample_id``) / ``.npy`` (plus an ID list) stack.
+- :func:`read_panel_genotypes`: the panel variants' dosages, aligned to the panel's A1.
+- :func:`prepare_data`: matches images, genotypes and targets by sample, and splits the
+  samples into train / validation (/ test) with no individual in two splits.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.nn import functional
+
+from gwasrep.errors import InputError, preview
+
+__all__ = ["ImageSource", "TrainData", "prepare_data", "random_split", "read_images",
+           "read_panel_genotypes"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".npy")
+
+
+def _as_chw(a: np.ndarray) -> np.ndarray:
+    """(H, W) or (H, W, C) -> (C, H, W)."""
+    if a.ndim == 2:
+        return a[None]
+    return np.moveaxis(a, -1, 0)
+
+
+def _to_float(a: np.ndarray) -> np.ndarray:
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / 255.0
+    if a.dtype == np.uint16:
+        return a.astype(np.float32) / 65535.0
+    return a.astype(np.float32)
+
+
+def _read_file(path: Path) -> np.ndarray:
+    """One image as (C, H, W) float32 (8/16-bit integers scaled to [0, 1])."""
+    if path.suffix.lower() == ".npy":
+        return _to_float(_as_chw(np.load(path, allow_pickle=False)))
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.mode not in ("L", "RGB", "I;16"):
+            im = im.convert("RGB" if im.mode in ("RGBA", "P", "CMYK", "YCbCr") else "L")
+        return _to_float(_as_chw(np.asarray(im)))
+
+
+def _file_shape(path: Path) -> tuple[int, int, int]:
+    """(C, H, W) from the file header, without decoding the pixels."""
+    if path.suffix.lower() == ".npy":
+        shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+    else:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            c = 1 if im.mode in ("L", "I;16", "I", "F", "1") else 3
+            shape = (im.height, im.width) if c == 1 else (im.height, im.width, c)
+    if len(shape) == 2:
+        return (1, *shape)
+    if len(shape) == 3 and shape[2] in (1, 3):
+        return (shape[2], shape[0], shape[1])
+    return (-1, *shape[:2])  # odd: reported by the caller
+
+
+@dataclass
+class ImageSource:
+    """Where each image is and which sample it belongs to.
+
+    Exactly one of ``paths`` (one file per image) or ``array`` (a stack, possibly
+    memory-mapped, shape (n_images, C, H, W) or channels-last) is set.
+    """
+
+    #: Sample ID (IID) of each image, shape (n_images,).
+    sample_ids: np.ndarray
+    #: (C, H, W) of the images as stored.
+    shape: tuple[int, int, int]
+    paths: list[Path] | None = None
+    array: np.ndarray | None = None
+    channels_last: bool = False
+    #: Resize every image to (H, W) on load (bilinear), or None.
+    resize: tuple[int, int] | None = None
+    origin: str = ""
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        return (self.shape[0], *(self.resize or self.shape[1:]))
+
+    def load(self, rows) -> torch.Tensor:
+        """Images ``rows`` as a float32 tensor (n, C, H, W)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.array is not None:
+            a = np.asarray(self.array[np.sort(rows)] if len(rows) else self.array[:0])
+            a = a[np.argsort(np.argsort(rows))]  # back to the requested order
+            if self.channels_last:
+                a = np.moveaxis(a, -1, 1) if a.ndim == 4 else a[:, None]
+            x = torch.from_numpy(np.ascontiguousarray(_to_float(a)))
+        else:
+            x = torch.from_numpy(np.stack([_read_file(self.paths[r]) for r in rows])) \
+                if len(rows) else torch.zeros(0, *self.shape)
+        if self.resize is not None and tuple(x.shape[-2:]) != self.resize:
+            x = functional.interpolate(x, size=self.resize, mode="bilinear", align_corners=False,
+                                       antialias=True)
+        return x
+
+
+def read_images(path: str | os.PathLike, *, ids: str | os.PathLike | None = None,
+                image_size: int | None = None) -> ImageSource:
+    """Read an image manifest or array and check that every image has the same shape.
+
+    Raises
+    ------
+    InputError
+        Missing files, unreadable or odd-shaped images (the first few are named), a
+        manifest without ``sample_id``/``path``, or IDs that do not match the array.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    resize = (image_size, image_size) if image_size else None
+    suffix = path.suffix.lower()
+    if suffix in (".npz", ".npy"):
+        return _read_array(path, ids, resize)
+    from gwasrep.io.tables import read_table
+
+    df = read_table(path)
+    missing = [c for c in ("sample_id", "path") if c not in df.columns]
+    if missing:
+        raise InputError(f"{path}: an image manifest needs columns sample_id and path; missing "
+                         f"{', '.join(missing)} (found {preview(df.columns, 8)})")
+    if df.empty:
+        raise InputError(f"{path}: the image manifest has no rows")
+    paths = [Path(p) if Path(p).is_absolute() else path.parent / p for p in df["path"].astype(str)]
+    absent = [str(p) for p in paths if not p.is_file()]
+    if absent:
+        raise InputError(f"{path}: {len(absent):,} of {len(paths):,} image files not found, e.g. "
+                         f"{preview(absent, 3)}")
+    bad_suffix = [str(p) for p in paths if p.suffix.lower() not in IMAGE_SUFFIXES]
+    if bad_suffix:
+        raise InputError(f"{path}: expected PNG, JPEG or NPY images; found {len(bad_suffix):,} "
+                         f"other files, e.g. {preview(bad_suffix, 3)}")
+    shapes, unreadable = [], []
+    for p in paths:
+        try:
+            shapes.append(_file_shape(p))
+        except Exception as exc:  # any decoder error: report the file, not the library
+            shapes.append(None)
+            unreadable.append(f"{p} ({str(exc).splitlines()[0][:80]})")
+    if unreadable:
+        raise InputError(f"{path}: {len(unreadable):,} unreadable images, e.g. "
+                         f"{preview(unreadable, 3)}")
+    shape = _check_shapes(shapes, [str(p) for p in paths], resize, path)
+    return ImageSource(sample_ids=df["sample_id"].astype(str).to_numpy(), shape=shape,
+                       paths=paths, resize=resize, origin=str(path))
+
+
+def _check_shapes(shapes, names, resize, path) -> tuple[int, int, int]:
+    """The common (C, H, W); with ``resize`` only the channel count must agree."""
+    key = [(s[0],) if resize else s for s in shapes]
+    values, counts = np.unique(np.array([str(k) for k in key]), return_counts=True)
+    common_key = values[np.argmax(counts)]
+    odd = [f"{n} {shapes[i]}" for i, n in enumerate(names) if str(key[i]) != common_key]
+    common = shapes[[str(k) for k in key].index(common_key)]
+    if common[0] == -1:
+        odd = [f"{n} {shapes[i]}" for i, n in enumerate(names)]
+    if odd:
+        also = " (with --image-size: the same channel count)" if resize else ""
+        raise InputError(f"{path}: expected every image to have the shape (C, H, W) = {common} "
+                         f"with 1 or 3 channels{also}; found {len(odd):,} odd images, e.g. "
+                         f"{preview(odd, 3)}")
+    return tuple(int(v) for v in common)
+
+
+def _read_array(path: Path, ids, resize) -> ImageSource:
+    if path.suffix.lower() == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            if "images" not in z.files or ("sample_id" not in z.files and ids is None):
+                raise InputError(f"{path}: an .npz needs arrays 'images' and 'sample_id'; found "
+                                 f"{', '.join(z.files)}")
+            arr = z["images"]
+            sid = z["sample_id"].astype(str) if "sample_id" in z.files else None
+    else:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        sid = None
+    if ids is not None:
+        from gwasrep.io.tables import read_id_list
+
+        keys = read_id_list(ids)
+        sid = np.array([k.split("\t")[-1] for k in keys.keys])
+    if sid is None:
+        raise InputError(f"{path}: an .npy image stack needs its sample IDs (--image-ids: one "
+                         "IID per line, in the order of the images)")
+    if arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[-1] not in (1, 3)):
+        raise InputError(f"{path}: expected images of shape (N, H, W) or (N, H, W, C) with "
+                         f"C = 1 or 3; found {arr.shape}")
+    if len(sid) != arr.shape[0]:
+        raise InputError(f"{path}: {arr.shape[0]:,} images but {len(sid):,} sample IDs")
+    c = 1 if arr.ndim == 3 else arr.shape[-1]
+    return ImageSource(sample_ids=np.asarray(sid), shape=(c, arr.shape[1], arr.shape[2]),
+                       array=arr, channels_last=True, resize=resize, origin=str(path))
+
+
+def read_panel_genotypes(bed, panel, fam_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                    list[str], list[str]]:
+    """Dosages of the panel's A1 for the samples ``fam_idx``, and the panel's BETA.
+
+    Panel variants are matched to the .bim by ID. A panel A1 equal to the .bim's A2
+    counts the other allele (dosage ``2 - d``); variants whose alleles differ, or that
+    are not in the .bim, are dropped and counted. Missing calls become the variant's
+    mean; dosages are then centred, so the linear projector's first output is the
+    centred polygenic score.
+
+    Returns ``(X (n, M) float32, beta (M,), variant IDs, notes)``.
+    """
+    from gwasrep.io.plink import open_plink, read_dosages
+    from gwasrep.io.tables import read_table
+
+    fs = open_plink(bed) if not hasattr(bed, "bim") else bed
+    tab = read_table(panel) if not isinstance(panel, pd.DataFrame) else panel
+    need = [c for c in ("ID", "A1", "BETA") if c not in tab.columns]
+    if need:
+        raise InputError(f"{panel}: a panel needs columns ID, A1 and BETA; missing "
+                         f"{', '.join(need)}")
+    bim = fs.bim.set_index("ID")
+    bim = bim[~bim.index.duplicated(keep=False)]
+    ids = tab["ID"].astype(str)
+    present = ids.isin(bim.index).to_numpy()
+    notes = []
+    a1 = tab["A1"].astype(str).str.upper().to_numpy()
+    bim_a1 = np.where(present, bim["A1"].reindex(ids).fillna("").str.upper().to_numpy(), "")
+    bim_a2 = np.where(present, bim["A2"].reindex(ids).fillna("").str.upper().to_numpy(), "")
+    flip = present & (a1 == bim_a2) & (a1 != bim_a1)
+    match = present & ((a1 == bim_a1) | flip)
+    n_absent, n_allele = int((~present).sum()), int((present & ~match).sum())
+    if n_absent:
+        notes.append(f"{n_absent:,} of {len(tab):,} panel variants are not in the .bim (or "
+                     f"have repeated IDs there) and are dropped, e.g. {preview(ids[~present], 3)}")
+    if n_allele:
+        notes.append(f"{n_allele:,} panel variants have an A1 that is neither .bim allele and "
+                     "are dropped")
+    if not match.any():
+        raise InputError(f"{panel}: none of its {len(tab):,} variants is usable in {fs.bed_path} "
+                         f"({n_absent:,} not in the .bim, {n_allele:,} with other alleles); e.g. "
+                         f"panel {preview(ids, 3)} vs .bim {preview(fs.bim['ID'], 3)}")
+    pos = pd.Series(np.arange(len(fs.bim)), index=fs.bim["ID"].astype(str).to_numpy())
+    vidx = pos[~pos.index.duplicated(keep=False)].loc[ids[match]].to_numpy()
+    X = read_dosages(fs, vidx, fam_idx, dtype=np.float32)
+    X[:, flip[match]] = 2.0 - X[:, flip[match]]
+    mean = np.nanmean(np.where(np.isnan(X).all(axis=0, keepdims=True), 0.0, X), axis=0)
+    X = np.where(np.isnan(X), mean[None, :], X) - mean[None, :]
+    beta = tab["BETA"].to_numpy(dtype=np.float32)[match]
+    if not np.isfinite(beta).all():
+        raise InputError(f"{panel}: BETA has {int((~np.isfinite(beta)).sum())} missing or "
+                         "infinite values")
+    return X.astype(np.float32), beta, list(ids[match]), notes
+
+
+def random_split(ids: np.ndarray, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
+    """Disjoint random subsets of ``ids``; the first name gets whatever the others leave.
+
+    ``random_split(ids, {"train": 0, "val": 0.1, "test": 0.2}, seed)``: 10 % validation,
+    20 % test, the rest training. The same seed and IDs give the same split.
+    """
+    ids = np.sort(np.asarray(ids).astype(str))
+    perm = np.random.default_rng(seed).permutation(len(ids))
+    names = list(fractions)
+    out, start = {}, 0
+    for name in names[1:]:
+        k = int(round(fractions[name] * len(ids)))
+        out[name] = ids[perm[start:start + k]]
+        start += k
+    out[names[0]] = ids[perm[start:]]
+    return {n: np.sort(out[n]) for n in names}
+
+
+@dataclass
+class TrainData:
+    """Images, genotypes and targets of the used samples, and the splits.
+
+    Sample ``i`` (of ``sample_ids``) has images ``image_rows[i]`` in ``images``,
+    genotypes ``genotypes[i]`` and target ``target[i]``.
+    """
+
+    images: ImageSource
+    sample_ids: np.ndarray
+    image_rows: list[np.ndarray]
+    #: Positions in ``sample_ids`` of each split (``train``, ``val``, maybe ``test``).
+    splits: dict[str, np.ndarray]
+    genotypes: np.ndarray | None = None
+    beta: np.ndarray | None = None
+    variant_ids: list[str] = field(default_factory=list)
+    target: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_variants(self) -> int:
+        return 0 if self.genotypes is None else self.genotypes.shape[1]
+
+
+def _ids_of(path) -> np.ndarray:
+    from gwasrep.io.tables import read_id_list
+
+    return np.array([k.split("\t")[-1] for k in read_id_list(path).keys])
+
+
+def image_rows_by_sample(images: ImageSource, sample_ids: np.ndarray) -> list[np.ndarray]:
+    """Rows of ``images`` for each sample (in ``sample_ids`` order)."""
+    groups = pd.Series(np.arange(len(images.sample_ids))).groupby(images.sample_ids).indices
+    return [np.asarray(groups[s], dtype=np.int64) for s in sample_ids]
+
+
+def prepare_data(images: ImageSource, *, bed=None, panel=None, split=None, val=None,
+                 val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0,
+                 target=None, target_col: str | None = None) -> TrainData:
+    """Match samples across the images, the .bed and a target table, and split them.
+
+    ``split`` (an ID file) lists the training samples; the validation samples come from
+    ``val`` or are a seeded ``val_fraction`` of them. Without ``split`` the shared
+    samples are split at random into train / ``val_fraction`` / ``test_fraction``.
+    """
+    from gwasrep.io.tables import SampleKeys
+
+    notes: list[str] = []
+    img_ids = pd.unique(images.sample_ids)
+    ids = np.asarray(img_ids)
+    genotypes = beta = None
+    variant_ids: list[str] = []
+    if bed is not None:
+        from gwasrep.io.plink import open_plink
+        from gwasrep.io.samples import align_samples
+
+        fs = open_plink(bed)
+        al = align_samples(fs.fam, {"images": SampleKeys(keys=ids.astype(str), paired=False)})
+        ids = ids[al.rows["images"]]
+        if len(ids) < len(img_ids):
+            notes.append(f"{len(ids):,} of the {len(img_ids):,} samples with images have "
+                         f"genotypes ({len(fs.fam):,} in the .fam)")
+        if panel is None:
+            raise InputError("--bed needs --panel: the genotype input is the panel's variants")
+        genotypes, beta, variant_ids, gnotes = read_panel_genotypes(fs, panel, al.fam_idx)
+        notes += gnotes
+    tgt = None
+    if target is not None:
+        from gwasrep.io.tables import read_table
+
+        df = read_table(target)
+        if "sample_id" not in df.columns or target_col not in df.columns:
+            raise InputError(f"{target}: expected columns sample_id and {target_col!r}; found "
+                             f"{preview(df.columns, 8)}")
+        t = df.dropna(subset=[target_col])
+        t = t.set_index(t["sample_id"].astype(str))
+        t = t[~t.index.duplicated(keep="first")]
+        keep = np.isin(ids, t.index.to_numpy())
+        if not keep.any():
+            raise InputError(f"{target}: none of the {len(ids):,} samples with images has a "
+                             f"{target_col!r} value (e.g. {preview(ids, 3)} vs "
+                             f"{preview(t.index, 3)})")
+        if not keep.all():
+            notes.append(f"{int((~keep).sum()):,} samples have no {target_col!r} and are dropped")
+        ids = ids[keep]
+        genotypes = genotypes[keep] if genotypes is not None else None
+        tgt = t.loc[ids, target_col].to_numpy()
+    pos = pd.Index(ids)
+    if split is not None:
+        train_ids = _ids_of(split)
+        val_ids = _ids_of(val) if val is not None else None
+        if val_ids is not None:
+            both = np.intersect1d(train_ids, val_ids)
+            if len(both):
+                raise InputError(f"{len(both):,} individuals are in both {split} and {val}, e.g. "
+                                 f"{preview(both, 3)}; splits must be disjoint")
+        train_ids = train_ids[pos.get_indexer(train_ids) >= 0]
+        if val_ids is None:
+            parts = random_split(train_ids, {"train": 0, "val": val_fraction}, seed)
+        else:
+            parts = {"train": train_ids, "val": val_ids[pos.get_indexer(val_ids) >= 0]}
+    else:
+        parts = random_split(ids, {"train": 0, "val": val_fraction, "test": test_fraction}, seed)
+    for name in ("train", "val"):
+        if len(parts[name]) == 0:
+            src = {"train": split, "val": val}.get(name)
+            raise InputError(f"the {name} split is empty: {len(ids):,} samples have images"
+                             f"{' and genotypes' if bed is not None else ''}"
+                             + (f", none of them listed in {src}" if src is not None else
+                                f"; {name} fraction of them rounds to 0"))
+    splits = {k: np.sort(pos.get_indexer(v)) for k, v in parts.items()}
+    return TrainData(images=images, sample_ids=ids, image_rows=image_rows_by_sample(images, ids),
+                     splits=splits, genotypes=genotypes, beta=beta, variant_ids=variant_ids,
+                     target=tgt, notes=notes)

@@ -1,0 +1,239 @@
+"""Image and genotype encoders in plain torch.
+
+Image side: a *backbone* maps ``(B, C, H, W)`` to features ``(B, F)``; a *projector*
+(``Linear -> ReLU -> Linear``, ContIG/SimCLR) maps features to the embedding ``(B, D)``.
+
+- :class:`SmallCNN`: five 3x3 conv layers for 28x28 inputs (EMNIST); F = 128.
+- :class:`ResNet`: ResNet-18 (basic blocks, F = 512) and ResNet-50 (bottlenecks,
+  F = 2048), He et al. 2016 layouts, any channel count.
+- :class:`FrozenBackbone`: a user's saved model (``torch.export`` ``.pt2`` or TorchScript),
+  frozen, followed by attention pooling over its tokens (Ilse et al. 2018), as in
+  GEMCONT's fundus configuration.
+
+Genotype side:
+
+- :class:`LinearGenotype`: GEMCONT's linear projector, initialized from the panel's
+  effect sizes (see its docstring for the D outputs); with one input it is the PRS
+  baseline's encoder.
+- :class:`MLPGenotype`: ContIG's H1 (``Linear(M, 2048) -> ReLU -> BatchNorm``) followed
+  by a projector.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+__all__ = ["AttentionPool", "FrozenBackbone", "LinearGenotype", "MLPGenotype", "ResNet",
+           "SmallCNN", "build_backbone", "load_backbone", "projector"]
+
+
+def projector(n_in: int, n_out: int, hidden: int | None = None) -> nn.Sequential:
+    """Two-layer MLP head: ``Linear(n_in, hidden) -> ReLU -> Linear(hidden, n_out)``."""
+    hidden = hidden or n_in
+    return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, n_out))
+
+
+def _conv_bn(c_in: int, c_out: int, stride: int = 1, k: int = 3) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, k, stride=stride, padding=k // 2, bias=False),
+            nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+class SmallCNN(nn.Module):
+    """``[conv32 x2, pool, conv64 x2, pool, conv128, global average]``: F = 128."""
+
+    def __init__(self, in_channels: int = 1):
+        super().__init__()
+        self.features = nn.Sequential(
+            *_conv_bn(in_channels, 32), *_conv_bn(32, 32), nn.MaxPool2d(2),
+            *_conv_bn(32, 64), *_conv_bn(64, 64), nn.MaxPool2d(2),
+            *_conv_bn(64, 128), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.out_features = 128
+
+    def forward(self, x):
+        return self.features(x)
+
+
+class _Basic(nn.Module):
+    expansion = 1
+
+    def __init__(self, c_in, width, stride):
+        super().__init__()
+        c_out = width * self.expansion
+        self.body = nn.Sequential(*_conv_bn(c_in, width, stride), nn.Conv2d(width, c_out, 3, 1, 1,
+                                  bias=False), nn.BatchNorm2d(c_out))
+        self.skip = _shortcut(c_in, c_out, stride)
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+class _Bottleneck(_Basic):
+    expansion = 4
+
+    def __init__(self, c_in, width, stride):
+        nn.Module.__init__(self)
+        c_out = width * self.expansion
+        self.body = nn.Sequential(*_conv_bn(c_in, width, 1, k=1), *_conv_bn(width, width, stride),
+                                  nn.Conv2d(width, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
+        self.skip = _shortcut(c_in, c_out, stride)
+
+
+def _shortcut(c_in, c_out, stride) -> nn.Module:
+    if stride == 1 and c_in == c_out:
+        return nn.Identity()
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False),
+                         nn.BatchNorm2d(c_out))
+
+
+RESNET_LAYOUTS = {18: (_Basic, (2, 2, 2, 2)), 50: (_Bottleneck, (3, 4, 6, 3))}
+
+
+class ResNet(nn.Module):
+    """ResNet-18/50: 7x7/2 stem, 3x3/2 max pool, four stages, global average pool."""
+
+    def __init__(self, depth: int = 18, in_channels: int = 3):
+        super().__init__()
+        if depth not in RESNET_LAYOUTS:
+            raise ValueError(f"ResNet depth: expected one of {sorted(RESNET_LAYOUTS)}; "
+                             f"found {depth}")
+        block, counts = RESNET_LAYOUTS[depth]
+        layers: list[nn.Module] = [*_conv_bn(in_channels, 64, stride=2, k=7),
+                                   nn.MaxPool2d(3, stride=2, padding=1)]
+        c = 64
+        for stage, n in enumerate(counts):
+            width = 64 * 2 ** stage
+            for i in range(n):
+                layers.append(block(c, width, 2 if (i == 0 and stage > 0) else 1))
+                c = width * block.expansion
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.features = nn.Sequential(*layers)
+        self.out_features = c
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x):
+        return self.features(x)
+
+
+class AttentionPool(nn.Module):
+    """Attention pooling (Ilse et al. 2018): ``sum_t a_t h_t``, ``a = softmax(w^T tanh(V h))``."""
+
+    def __init__(self, n_features: int, hidden: int = 128):
+        super().__init__()
+        self.V = nn.Linear(n_features, hidden)
+        self.w = nn.Linear(hidden, 1, bias=False)
+
+    def forward(self, h):  # (B, T, F) -> (B, F)
+        a = torch.softmax(self.w(torch.tanh(self.V(h))), dim=1)
+        return (a * h).sum(dim=1)
+
+
+def load_backbone(path: str) -> nn.Module:
+    """A saved feature extractor: ``.pt2`` (``torch.export.save``, with a dynamic batch
+    dimension) or TorchScript (any other suffix; deprecated by torch, still read)."""
+    if str(path).endswith(".pt2"):
+        return torch.export.load(str(path)).module()
+    import warnings
+
+    with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript; users still have it
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.load(str(path), map_location="cpu").eval()
+
+
+class FrozenBackbone(nn.Module):
+    """A frozen, user-supplied feature extractor with attention pooling over its tokens.
+
+    The saved model (:func:`load_backbone`) must map ``(B, C, H, W)`` to ``(B, T, F)``
+    tokens or ``(B, F)`` features (then pooling is the identity). Its weights never
+    train and are not saved with the run (the run's config records its path); only the
+    pooling and the projector after it learn.
+    """
+
+    def __init__(self, path: str, in_channels: int, image_size: tuple[int, int]):
+        super().__init__()
+        self.path = str(path)
+        if not Path(self.path).is_file():
+            raise ValueError(f"image encoder backbone {self.path}: file not found")
+        # Held in a list, outside the parameter tree: neither trained nor saved.
+        self._script = [load_backbone(self.path)]
+        for p in self._script[0].parameters():
+            p.requires_grad_(False)
+        with torch.no_grad():
+            probe = self._script[0](torch.zeros(2, in_channels, *image_size))
+        if probe.dim() not in (2, 3):
+            raise ValueError(f"{path}: the backbone must return (B, F) or (B, T, F); "
+                             f"found shape {tuple(probe.shape)}")
+        self.out_features = int(probe.shape[-1])
+        self.pool = AttentionPool(self.out_features) if probe.dim() == 3 else None
+
+    def _apply(self, fn, recurse=True):  # keep the script on the same device as the rest
+        self._script[0] = self._script[0]._apply(fn)
+        return super()._apply(fn, recurse)
+
+    def forward(self, x):
+        with torch.no_grad():
+            h = self._script[0](x)
+        return self.pool(h) if self.pool is not None else h
+
+
+def build_backbone(name: str, in_channels: int, image_size: tuple[int, int]) -> nn.Module:
+    """``cnn`` (SmallCNN), ``resnet18``, ``resnet50`` or ``backbone:PATH`` (frozen)."""
+    if name == "cnn":
+        return SmallCNN(in_channels)
+    if name in ("resnet18", "resnet50"):
+        return ResNet(int(name[6:]), in_channels)
+    if name.startswith(("backbone:", "torchscript:")):
+        return FrozenBackbone(name.split(":", 1)[1], in_channels, image_size)
+    raise ValueError(f"image encoder: expected cnn, resnet18, resnet50 or backbone:PATH; "
+                     f"found {name!r}")
+
+
+class LinearGenotype(nn.Module):
+    """GEMCONT's linear genotype projector ``W x + b``, W of shape (D, M).
+
+    Initialization from the panel's effect sizes ``beta`` (one per input variant):
+    every weight of variant j is proportional to ``beta_j``.
+
+    - Output 0 is the polygenic score: ``W[0, j] = beta_j``.
+    - Outputs 1..D-1 are random signed combinations of the same weights:
+      ``W[d, j] = beta_j * e_dj``, ``e_dj ~ N(0, 1)`` from the seeded generator.
+
+    Copying ``beta`` into all D rows (the literal reading of the paper) would start
+    every output as the same score, so the unit-normalized genotype embedding would
+    take only two values; the random signs keep the rank full while variants with no
+    external effect still start at zero. ``b = 0``.
+    """
+
+    def __init__(self, n_variants: int, dim: int, beta: torch.Tensor | None = None,
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        self.linear = nn.Linear(n_variants, dim)
+        if beta is not None:
+            beta = torch.as_tensor(beta, dtype=torch.float32).reshape(-1)
+            if beta.numel() != n_variants:
+                raise ValueError(f"expected {n_variants} effect sizes; found {beta.numel()}")
+            e = torch.randn(dim, n_variants, generator=generator)
+            e[0] = 1.0
+            with torch.no_grad():
+                self.linear.weight.copy_(beta[None, :] * e)
+                self.linear.bias.zero_()
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+class MLPGenotype(nn.Module):
+    """ContIG's H1 encoder ``Linear(M, hidden) -> ReLU -> BatchNorm`` then a projector to D."""
+
+    def __init__(self, n_variants: int, dim: int, hidden: int = 2048):
+        super().__init__()
+        self.h1 = nn.Sequential(nn.Linear(n_variants, hidden), nn.ReLU(inplace=True),
+                                nn.BatchNorm1d(hidden))
+        self.head = projector(hidden, dim, hidden=min(hidden, 512))
+
+    def forward(self, x):
+        return self.head(self.h1(x))

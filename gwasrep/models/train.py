@@ -1,0 +1,498 @@
+"""Training loop of the trait generators, with a resumable run directory.
+
+A run directory (``data_specs/train_run.md``) holds:
+
+- ``config.json``: the :class:`TrainConfig`, the data description and the channel
+  normalization;
+- ``train.txt``, ``val.txt`` (and ``test.txt`` for random splits): the sample IDs;
+- ``metrics.csv``: one row per epoch (train and validation loss, learning rate,
+  temperature, samples/s);
+- ``checkpoint.pt``: weights, optimizer and early-stopping state after the last
+  finished epoch (rewritten atomically every epoch);
+- ``model.pt``: the final weights (the best validation epoch for ``supervised``).
+
+Determinism: the initial weights depend on ``seed`` only, and epoch ``e`` draws its
+shuffling, image choice, augmentations and SCARF masks from a generator seeded with
+``(seed, e)``. A run killed after epoch k and resumed therefore reproduces the
+uninterrupted run's weights exactly on CPU. Everything saved is tensors, numbers and
+strings, and is read back with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gwasrep.errors import GwasrepError, InputError, ResumeError
+from gwasrep.io._atomic import atomic_path, atomic_write_text
+from gwasrep.models.data import TrainData
+from gwasrep.models.imageops import build_augment
+from gwasrep.models.methods import METHODS, Batch, build_model
+
+__all__ = ["PROFILES", "TrainConfig", "TrainResult", "load_run", "resolve_device", "run_train",
+           "train"]
+
+#: Training profiles. ``paper`` is GEMCONT Sec. 3.4: AdamW (3e-4, 1e-4), 150 epochs,
+#: batch 1024, cosine schedule with a 10-epoch warm-up, SCARF p = 0.1, early-stopping
+#: patience 50 (supervised). ``quick`` is for trying things out.
+PROFILES = {
+    "paper": dict(epochs=150, batch_size=1024, lr=3e-4, weight_decay=1e-4, warmup_epochs=10,
+                  scarf_p=0.1, patience=50),
+    "quick": dict(epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-4, warmup_epochs=2,
+                  scarf_p=0.1, patience=5),
+}
+#: Settings that may differ when resuming: they do not change the numbers on CPU.
+RUNTIME_KEYS = ("device", "workers")
+VAL_SEED_OFFSET = 7919
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run (stored in ``config.json``)."""
+
+    method: str
+    encoder: str = "cnn"
+    geno_encoder: str = "linear"
+    dim: int = 128
+    profile: str = "paper"
+    epochs: int = 150
+    batch_size: int = 1024
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    warmup_epochs: int = 10
+    augment: list[str] = field(default_factory=lambda: ["erasing"])
+    scarf_p: float = 0.1
+    temperature: float | None = None
+    kl_weight: float = 1.0
+    task: str = "regress"
+    patience: int = 50
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 0
+
+    @classmethod
+    def from_profile(cls, method: str, profile: str = "paper", **overrides) -> TrainConfig:
+        """The profile's values, then every override that is not None."""
+        if profile not in PROFILES:
+            raise ValueError(f"profile: expected one of {', '.join(PROFILES)}; found {profile!r}")
+        if method not in METHODS:
+            raise ValueError(f"method: expected one of {', '.join(METHODS)}; found {method!r}")
+        values = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
+        cfg = cls(method=method, profile=profile, **values)
+        cfg.check()
+        return cfg
+
+    def check(self) -> None:
+        for name in ("epochs", "batch_size", "dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: expected >= 1; found {getattr(self, name)}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size: contrastive and batch-norm models need >= 2; found "
+                             f"{self.batch_size}")
+        if not 0 <= self.warmup_epochs <= self.epochs:
+            raise ValueError(f"warmup_epochs: expected 0..epochs ({self.epochs}); found "
+                             f"{self.warmup_epochs}")
+        build_augment(self.augment)  # names checked here
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    config: TrainConfig
+    #: One dict per finished epoch (the rows of metrics.csv).
+    metrics: list[dict]
+    epochs_run: int
+    stopped_early: bool
+    notes: list[str]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA, else MPS, else CPU; an unavailable explicit request is an error."""
+    has_cuda = torch.cuda.is_available()
+    has_mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if name == "auto":
+        return torch.device("cuda" if has_cuda else "mps" if has_mps else "cpu")
+    if name == "cuda" and not has_cuda:
+        raise InputError("--device cuda: no CUDA GPU is available to torch "
+                         f"({torch.__version__}); use --device cpu or auto")
+    if name == "mps" and not has_mps:
+        raise InputError("--device mps: Apple MPS is not available; use --device cpu or auto")
+    if name not in ("cpu", "cuda", "mps"):
+        raise InputError(f"--device: expected auto, cpu, cuda or mps; found {name!r}")
+    return torch.device(name)
+
+
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch + 1)
+
+
+def _batches(n: int, batch_size: int, g: torch.Generator | None) -> list[np.ndarray]:
+    """Positions 0..n-1 in ``max(1, n // batch_size)`` near-equal batches (shuffled if g)."""
+    order = torch.randperm(n, generator=g).numpy() if g is not None else np.arange(n)
+    return np.array_split(order, max(1, n // batch_size))
+
+
+class _ImageBatches(torch.utils.data.Dataset):
+    """Batch k = the images of rows ``plan[k]``: lets DataLoader workers decode files."""
+
+    def __init__(self, source, plan):
+        self.source, self.plan = source, plan
+
+    def __len__(self):
+        return len(self.plan)
+
+    def __getitem__(self, k):
+        return self.source.load(self.plan[k])
+
+
+class _Runner:
+    """Holds the model, data tensors and normalization for training and embedding."""
+
+    def __init__(self, data: TrainData, cfg: TrainConfig, device: torch.device, norm):
+        self.data, self.cfg, self.device = data, cfg, device
+        self.mean = torch.tensor(norm[0], dtype=torch.float32).reshape(1, -1, 1, 1).to(device)
+        self.std = torch.tensor(norm[1], dtype=torch.float32).reshape(1, -1, 1, 1).to(device)
+        self.genotypes = None if data.genotypes is None else torch.from_numpy(
+            _genetic_input(cfg.method, data.genotypes, data.beta))
+        self.target = None
+        if data.target is not None:
+            t = data.target
+            self.target = torch.from_numpy(t.astype(np.int64) if cfg.task == "classify"
+                                           else t.astype(np.float32))
+        base = build_augment(cfg.augment)
+        self.augment = lambda x, g: (base(x, g) - self.mean) / self.std
+
+    def plan(self, positions: np.ndarray, g: torch.Generator | None, shuffle: bool):
+        """Batches of sample positions and, per batch, the image row drawn for each sample."""
+        batches = _batches(len(positions), self.cfg.batch_size, g if shuffle else None)
+        out = []
+        for b in batches:
+            pos = positions[b]
+            rows = self.data.image_rows
+            pick = (torch.randint(0, 2 ** 31 - 1, (len(pos),), generator=g).numpy()
+                    if g is not None else np.zeros(len(pos), dtype=np.int64))
+            out.append((pos, np.array([rows[p][k % len(rows[p])]
+                                       for p, k in zip(pos, pick, strict=True)])))
+        return out
+
+    def loader(self, plan):
+        ds = _ImageBatches(self.data.images, [rows for _, rows in plan])
+        return torch.utils.data.DataLoader(ds, batch_size=None, shuffle=False,
+                                           num_workers=self.cfg.workers,
+                                           pin_memory=self.device.type == "cuda")
+
+    def batch(self, pos, images) -> Batch:
+        dev = self.device
+        return Batch(images=images.to(dev, non_blocking=True),
+                     genotypes=None if self.genotypes is None else self.genotypes[pos].to(dev),
+                     target=None if self.target is None else self.target[pos].to(dev))
+
+
+def _genetic_input(method: str, X: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Centred dosages, or for ``prs`` the z-scored score ``X beta`` as one column."""
+    if method != "prs":
+        return np.ascontiguousarray(X, dtype=np.float32)
+    s = X.astype(np.float64) @ beta.astype(np.float64)
+    sd = s.std()
+    if sd == 0:
+        raise InputError("the panel-weighted score is constant over the samples; the PRS "
+                         "baseline needs a panel with non-zero BETA and polymorphic variants")
+    return ((s - s.mean()) / sd).astype(np.float32)[:, None]
+
+
+def channel_stats(data: TrainData, limit: int = 2048) -> tuple[list[float], list[float]]:
+    """Per-channel mean and sd of the first image of up to ``limit`` training samples."""
+    pos = data.splits["train"][:limit]
+    x = data.images.load(np.array([data.image_rows[p][0] for p in pos])).to(torch.float64)
+    sd = x.std(dim=(0, 2, 3))
+    return x.mean(dim=(0, 2, 3)).tolist(), torch.where(sd > 0, sd, torch.ones_like(sd)).tolist()
+
+
+def _lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """Linear warm-up over ``warmup_epochs``, then cosine annealing to 0 at the last step."""
+    warm = cfg.warmup_epochs * steps_per_epoch
+    total = cfg.epochs * steps_per_epoch
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+
+def _save(obj, path: Path) -> None:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(buf.getvalue())
+
+
+def _load(path: Path, device) -> dict:
+    return torch.load(path, map_location=device, weights_only=True)
+
+
+def _write_metrics(path: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def _data_description(data: TrainData, cfg: TrainConfig, norm, inputs: dict) -> dict:
+    desc = {
+        "inputs": inputs,
+        "image_shape": list(data.images.out_shape),
+        "channel_mean": norm[0], "channel_sd": norm[1],
+        "n_samples": {k: int(len(v)) for k, v in data.splits.items()},
+        "n_variants": data.n_variants,
+        "variant_ids_sha1": _sha1("\n".join(data.variant_ids)),
+        "split_ids_sha1": _sha1("\n".join(f"{k}:{','.join(data.sample_ids[v])}"
+                                          for k, v in sorted(data.splits.items()))),
+    }
+    if cfg.method == "supervised" and cfg.task == "classify":
+        desc["classes"] = [str(c) for c in np.unique(data.target)]
+    return desc
+
+
+def _sha1(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _check_resume(run_dir: Path, cfg: TrainConfig, desc: dict) -> None:
+    old = json.loads((run_dir / "config.json").read_text())
+    if old["config"]["method"] != cfg.method:
+        raise ResumeError(f"{run_dir} holds a {old['config']['method']} run; cannot resume it as "
+                          f"{cfg.method} (choose another --out)")
+    diff = [k for k, v in asdict(cfg).items()
+            if k not in RUNTIME_KEYS and old["config"].get(k) != v]
+    if diff:
+        raise ResumeError(f"{run_dir}: --resume with different settings: "
+                          + ", ".join(f"{k} {old['config'].get(k)!r} -> {getattr(cfg, k)!r}"
+                                      for k in diff))
+    for key in ("image_shape", "n_samples", "n_variants", "variant_ids_sha1", "split_ids_sha1"):
+        if old["data"].get(key) != desc.get(key):
+            raise ResumeError(f"{run_dir}: --resume with different data ({key}: "
+                              f"{old['data'].get(key)} -> {desc.get(key)})")
+
+
+def _prepare_classes(data: TrainData, cfg: TrainConfig) -> int:
+    if cfg.method != "supervised":
+        return 0
+    if data.target is None:
+        raise InputError("method supervised needs a target (--target FILE --target-col NAME)")
+    if cfg.task == "classify":
+        classes, codes = np.unique(data.target.astype(str), return_inverse=True)
+        data.target = codes
+        return len(classes)
+    t = np.asarray(data.target, dtype=np.float64)
+    if not np.isfinite(t).all():
+        raise InputError("the regression target has non-finite values")
+    sd = t[data.splits["train"]].std()
+    data.target = (t - t[data.splits["train"]].mean()) / (sd if sd > 0 else 1.0)
+    return 0
+
+
+def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = False,
+          inputs: dict | None = None,
+          progress: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train ``cfg.method`` on ``data`` in ``run_dir`` (see the module docstring).
+
+    ``progress`` is called after every step with ``epoch``, ``step``, ``steps``, ``loss``
+    and ``samples_per_s``, and after every epoch with the metrics row (``val_loss`` set).
+    """
+    run_dir = Path(run_dir)
+    cfg.check()
+    need = METHODS[cfg.method]
+    if need["genotypes"] and data.genotypes is None:
+        raise InputError(f"method {cfg.method} needs genotypes (--bed and --panel)")
+    device = resolve_device(cfg.device)
+    n_classes = _prepare_classes(data, cfg)
+    if n_classes == 1:
+        raise InputError("the classification target has a single class")
+    ckpt_path = run_dir / "checkpoint.pt"
+    if (run_dir / "config.json").is_file():
+        if not resume:
+            raise ResumeError(f"{run_dir} already holds a run; pass --resume to continue it, or "
+                              "choose another --out")
+        stored = json.loads((run_dir / "config.json").read_text())
+        norm = (stored["data"]["channel_mean"], stored["data"]["channel_sd"])
+    else:
+        norm = channel_stats(data)
+    desc = _data_description(data, cfg, norm, inputs or {})
+    if (run_dir / "config.json").is_file():
+        _check_resume(run_dir, cfg, desc)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / "config.json").is_file():
+        for name, pos in data.splits.items():
+            atomic_write_text(run_dir / f"{name}.txt", "".join(f"{s}\n" for s in
+                                                               data.sample_ids[pos]))
+        atomic_write_text(run_dir / "config.json", json.dumps(
+            {"config": asdict(cfg), "data": desc, "torch": torch.__version__}, indent=2) + "\n")
+
+    model = build_model(cfg.method, tuple(data.images.out_shape), encoder=cfg.encoder,
+                        dim=cfg.dim, n_variants=data.n_variants,
+                        beta=None if data.beta is None else torch.from_numpy(data.beta),
+                        geno_encoder=cfg.geno_encoder, temperature=cfg.temperature,
+                        scarf_p=cfg.scarf_p, kl_weight=cfg.kl_weight, task=cfg.task,
+                        n_classes=n_classes, seed=cfg.seed).to(device)
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() <= 1]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    state = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0, "metrics": []}
+    if resume and ckpt_path.is_file():
+        ck = _load(ckpt_path, device)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        scaler.load_state_dict(ck["scaler"])
+        state = {k: ck[k] for k in state}
+    runner = _Runner(data, cfg, device, norm)
+    train_pos, val_pos = data.splits["train"], data.splits["val"]
+    steps = len(_batches(len(train_pos), cfg.batch_size, None))
+    stopped = state["bad_epochs"] >= cfg.patience and cfg.method == "supervised"
+    notes = list(data.notes)
+    for epoch in range(state["epoch"], cfg.epochs):
+        if stopped:
+            break
+        g = _epoch_generator(cfg.seed, epoch)
+        torch.manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=g)))
+        plan = runner.plan(train_pos, g, shuffle=True)
+        model.train()
+        t0, seen, total = time.perf_counter(), 0, 0.0
+        for k, ((pos, _), images) in enumerate(zip(plan, runner.loader(plan), strict=True)):
+            for grp in opt.param_groups:
+                grp["lr"] = _lr_at(cfg, epoch * steps + k, steps)
+            batch = runner.batch(pos, images)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+                loss = model.loss(batch, runner.augment, g)
+            if not torch.isfinite(loss):
+                raise GwasrepError(f"epoch {epoch + 1}, step {k + 1}: the loss is {loss.item()}; "
+                                   "lower --lr (finished epochs are kept: --resume)")
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            seen += len(pos)
+            total += loss.item() * len(pos)
+            if progress:
+                progress({"epoch": epoch + 1, "epochs": cfg.epochs, "step": k + 1, "steps": steps,
+                          "loss": loss.item(), "samples_per_s": seen / (time.perf_counter() - t0)})
+        seconds = time.perf_counter() - t0
+        val_loss = evaluate_loss(model, runner, val_pos, epoch)
+        row = {"epoch": epoch + 1, "train_loss": total / seen, "val_loss": val_loss,
+               "lr": opt.param_groups[0]["lr"],
+               "temperature": model.clip.temperature if hasattr(model, "clip") else "",
+               "samples_per_s": seen / seconds, "seconds": seconds}
+        state["metrics"].append(row)
+        state["epoch"] = epoch + 1
+        if val_loss < state["best_val"]:
+            state.update(best_val=val_loss, best_epoch=epoch + 1, bad_epochs=0)
+            if cfg.method == "supervised":
+                _save(model.state_dict(), run_dir / "best.pt")
+        else:
+            state["bad_epochs"] += 1
+        stopped = cfg.method == "supervised" and state["bad_epochs"] >= cfg.patience
+        _save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+               "scaler": scaler.state_dict(), **state}, ckpt_path)
+        _write_metrics(run_dir / "metrics.csv", state["metrics"])
+        if progress:
+            progress({**row, "epochs": cfg.epochs, "done": True})
+    final = _load(run_dir / "best.pt", device) if cfg.method == "supervised" \
+        and (run_dir / "best.pt").is_file() else model.state_dict()
+    _save(final, run_dir / "model.pt")
+    if stopped:
+        notes.append(f"early stopping after epoch {state['epoch']}: no validation improvement "
+                     f"for {cfg.patience} epochs; model.pt holds epoch {state['best_epoch']}")
+    return TrainResult(run_dir=run_dir, config=cfg, metrics=state["metrics"],
+                       epochs_run=state["epoch"], stopped_early=stopped, notes=notes)
+
+
+@torch.no_grad()
+def evaluate_loss(model, runner: _Runner, positions: np.ndarray, epoch: int = 0) -> float:
+    """Mean loss over ``positions`` in eval mode, with fixed augmentation draws."""
+    if len(positions) < 2:
+        return float("nan")
+    g = torch.Generator().manual_seed(runner.cfg.seed * 1_000_003 + VAL_SEED_OFFSET)
+    model.eval()
+    plan = runner.plan(positions, g, shuffle=False)
+    total, n = 0.0, 0
+    for (pos, _), images in zip(plan, runner.loader(plan), strict=True):
+        if len(pos) < 2:
+            continue
+        total += model.loss(runner.batch(pos, images), runner.augment, g).item() * len(pos)
+        n += len(pos)
+    return total / max(n, 1)
+
+
+def load_run(run_dir: str | os.PathLike, device: str = "cpu"):
+    """The config, data description and trained model of a run directory (eval mode)."""
+    run_dir = Path(run_dir)
+    cfg_path, weights = run_dir / "config.json", run_dir / "model.pt"
+    if not cfg_path.is_file():
+        raise InputError(f"{run_dir}: not a gwasrep run directory (no config.json)")
+    if not weights.is_file():
+        raise InputError(f"{run_dir}: the run has not finished (no model.pt); resume it with "
+                         "gwasrep train --resume")
+    stored = json.loads(cfg_path.read_text())
+    known = {f.name for f in fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in stored["config"].items() if k in known})
+    dev = resolve_device(device)
+    desc = stored["data"]
+    model = build_model(cfg.method, tuple(desc["image_shape"]), encoder=cfg.encoder, dim=cfg.dim,
+                        n_variants=desc["n_variants"], geno_encoder=cfg.geno_encoder,
+                        temperature=cfg.temperature, scarf_p=cfg.scarf_p,
+                        kl_weight=cfg.kl_weight, task=cfg.task,
+                        n_classes=len(desc.get("classes", [])), seed=cfg.seed)
+    model.load_state_dict(_load(weights, "cpu"))
+    return replace(cfg, device=device), desc, model.to(dev).eval()
+
+
+def run_train(method: str, images, out: str | os.PathLike, *, image_ids=None,
+              image_size: int | None = None, bed=None, panel=None, split=None, val=None,
+              val_fraction: float = 0.1, test_fraction: float = 0.2, target=None,
+              target_col: str | None = None, resume: bool = False, profile: str = "paper",
+              progress: Callable[[dict], None] | None = None, **overrides) -> TrainResult:
+    """Read the inputs, match and split the samples, and train (``gwasrep train``).
+
+    ``overrides`` are :class:`TrainConfig` fields; None keeps the profile's value.
+    """
+    from gwasrep.models.data import prepare_data, read_images
+
+    try:
+        cfg = TrainConfig.from_profile(method, profile, **overrides)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if cfg.encoder.startswith(("backbone:", "torchscript:")):
+        p = Path(cfg.encoder.split(":", 1)[1])
+        if not p.is_file():
+            raise InputError(f"--encoder {cfg.encoder}: file not found")
+    resolve_device(cfg.device)  # fail before reading anything
+    need = METHODS[method]
+    if need["genotypes"] and (bed is None or panel is None):
+        raise InputError(f"method {method} needs genotypes: pass --bed and --panel")
+    if need["target"] and (target is None or target_col is None):
+        raise InputError("method supervised needs --target FILE and --target-col NAME")
+    src = read_images(images, ids=image_ids, image_size=image_size)
+    data = prepare_data(src, bed=bed if need["genotypes"] else None,
+                        panel=panel if need["genotypes"] else None, split=split, val=val,
+                        val_fraction=val_fraction, test_fraction=test_fraction, seed=cfg.seed,
+                        target=target if need["target"] else None, target_col=target_col)
+    inputs = {k: None if v is None else str(v) for k, v in
+              dict(images=images, image_ids=image_ids, bed=bed, panel=panel, split=split,
+                   val=val, target=target).items()}
+    inputs.update(target_col=target_col, image_size=image_size, val_fraction=val_fraction,
+                  test_fraction=test_fraction)
+    return train(data, cfg, out, resume=resume, inputs=inputs, progress=progress)
