@@ -28,7 +28,7 @@ import torch
 from torch.nn import functional
 
 __all__ = ["AUGMENTATIONS", "build_augment", "color_jitter", "gaussian_blur", "hflip",
-           "random_erasing", "random_resized_crop", "rotate"]
+           "random_erasing", "random_resized_crop", "resized_crop", "rotate"]
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -75,9 +75,19 @@ def random_resized_crop(x, g, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
     ch = torch.sqrt(area / r).clamp(max=1.0)
     cx = (torch.rand(b, generator=g) * 2 - 1) * (1 - cw)  # centre in [-1, 1] coordinates
     cy = (torch.rand(b, generator=g) * 2 - 1) * (1 - ch)
-    theta = torch.zeros(b, 2, 3, dtype=torch.float64)
-    theta[:, 0, 0], theta[:, 0, 2] = cw, cx
-    theta[:, 1, 1], theta[:, 1, 2] = ch, cy
+    return resized_crop(x, torch.stack([cx, cy, cw, ch], dim=1))
+
+
+def resized_crop(x: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """Crop box ``(cx, cy, w, h)`` of each image, resized (bilinear) to the full H x W.
+
+    The box is in normalized coordinates: centre ``(cx, cy)`` in [-1, 1] (``-1`` is the
+    left/top edge of the image), width and height as fractions of the image's.
+    """
+    boxes = boxes.to(torch.float64)
+    theta = torch.zeros(x.shape[0], 2, 3, dtype=torch.float64)
+    theta[:, 0, 0], theta[:, 0, 2] = boxes[:, 2], boxes[:, 0]
+    theta[:, 1, 1], theta[:, 1, 2] = boxes[:, 3], boxes[:, 1]
     return _affine(x, theta)
 
 
