@@ -20,6 +20,11 @@ _LAZY = {
     "AssocRun": "gwasrep.assoc.engine",
     "run_assoc": "gwasrep.assoc.engine",
     "clump": "gwasrep.loci.clump",
+    # Trait generators (need the torch extra).
+    "TrainConfig": "gwasrep.models.train",
+    "run_train": "gwasrep.models.train",
+    "run_embed": "gwasrep.models.embed",
+    "read_images": "gwasrep.models.data",
 }
 
 __all__ = [
@@ -28,11 +33,15 @@ __all__ = [
     "AssocRun",
     "GwasrepError",
     "InputError",
+    "TrainConfig",
     "__version__",
     "clump",
     "fit_null",
     "multitrait_lrt",
     "preprocess_embeddings",
+    "read_images",
+    "run_embed",
+    "run_train",
     "run_assoc",
 ]
 

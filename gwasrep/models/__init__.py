@@ -1,6 +1,17 @@
-"""PyTorch trait generators (GEMCONT, ContIG, GIM, MRM and baselines); needs the torch extra.
+"""PyTorch trait generators: GEMCONT, its PRS baseline, SimCLR, VAE, autoencoder and
+supervised models; needs the torch extra (the association engine never imports this).
 
-Built so far (issue 6, first part): the contrastive losses (``losses``: CLIP with a
-learnable temperature, NT-Xent) and SCARF genotype corruption (``augment``). The
-encoders, data loading, training loop and ``gwasrep train``/``embed`` are not built yet.
+Modules, from the data to the run:
+
+- ``data``: image manifests and stacks, panel genotypes aligned to A1, splits;
+- ``imageops``: batched augmentations in plain torch (rotation, random resized crop,
+  Gaussian blur, colour jitter, random erasing, flip);
+- ``encoders``: SmallCNN, ResNet-18/50, a frozen user backbone with attention pooling,
+  linear (effect-size initialized) and MLP genotype encoders;
+- ``losses`` and ``augment``: CLIP with a learnable temperature, NT-Xent, SCARF;
+- ``methods``: the models and their losses;
+- ``train``: the deterministic, resumable training loop and its run directory;
+- ``embed``: embeddings of a trained run as a Parquet table for ``gwasrep assoc``.
+
+ContIG, GIM and MRM are not built yet.
 """

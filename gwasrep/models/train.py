@@ -82,12 +82,18 @@ class TrainConfig:
 
     @classmethod
     def from_profile(cls, method: str, profile: str = "paper", **overrides) -> TrainConfig:
-        """The profile's values, then every override that is not None."""
+        """The profile's values, then every override that is not None.
+
+        The profile's warm-up is capped at ``epochs`` (a 5-epoch ``paper`` run warms up
+        for 5 epochs); an explicit ``warmup_epochs`` above ``epochs`` is an error.
+        """
         if profile not in PROFILES:
             raise ValueError(f"profile: expected one of {', '.join(PROFILES)}; found {profile!r}")
         if method not in METHODS:
             raise ValueError(f"method: expected one of {', '.join(METHODS)}; found {method!r}")
         values = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
+        if overrides.get("warmup_epochs") is None:  # fewer epochs than the profile's warm-up
+            values["warmup_epochs"] = min(values["warmup_epochs"], values["epochs"])
         cfg = cls(method=method, profile=profile, **values)
         cfg.check()
         return cfg
