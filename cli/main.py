@@ -93,6 +93,11 @@ def _progress(quiet: bool):
     return prog, update
 
 
+def _print_notes(notes) -> None:
+    for note in notes:
+        out.print(f"note: {note}", highlight=False)
+
+
 def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
@@ -114,8 +119,7 @@ def _print_run(run, *, causal: set[str] | None = None) -> None:
     out.print(f"samples {run.n_samples:,} | traits {run.n_traits} | variants tested "
               f"{run.n_variants_tested:,} (not tested: {excl}) | lambda GC {run.lambda_gc['P']:.3f}"
               f" | {run.wall_time_s:.1f} s", highlight=False)
-    for note in run.notes:
-        out.print(f"note: {note}", highlight=False)
+    _print_notes(run.notes)
     out.print(f"outputs in {run.out}/: " + ", ".join(p.name for p in run.files.values()),
               highlight=False)
 
@@ -236,8 +240,7 @@ def clump(
         out.print(f"{res.n_loci:,} clumps from {c['index_candidates']:,} variants with p <= {p1:g} "
                   f"({c['variants_with_p']:,} with a valid p, {c['samples']:,} founders, r2 > {r2:g} "
                   f"within {kb:g} kb, {r2_mode} r2) -> {out_prefix}.clumped", highlight=False)
-        for note in res.notes:
-            out.print(f"note: {note}", highlight=False)
+        _print_notes(res.notes)
 
 
 @app.command()
@@ -285,8 +288,7 @@ def loci(
     if not quiet:
         out.print(f"threshold {p_field} <= {thr:g}, window {window_kb:g} kb", highlight=False)
         out.print(res.table.to_string(index=False), highlight=False)
-        for note in res.notes:
-            out.print(f"note: {note}", highlight=False)
+        _print_notes(res.notes)
 
 
 @app.command()
@@ -308,8 +310,7 @@ def panel(
     if not quiet:
         out.print(f"panel of {len(res.panel):,} variants -> {out_path}; "
                   + ", ".join(f"{k} {v:,}" for k, v in res.counts.items()), highlight=False)
-        for note in res.notes:
-            out.print(f"note: {note}", highlight=False)
+        _print_notes(res.notes)
 
 
 @app.command()
@@ -328,8 +329,7 @@ def meta(
     if not quiet:
         out.print(f"{len(res.table):,} variants meta-analysed from {len(studies)} studies -> {out_path}",
                   highlight=False)
-        for note in res.notes:
-            out.print(f"note: {note}", highlight=False)
+        _print_notes(res.notes)
 
 
 @app.command()
@@ -389,8 +389,7 @@ def h2(
                           greml=False if no_greml else greml, drop_ambiguous=drop_ambiguous)
     if not quiet:
         out.print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False)
-        for note in notes:
-            out.print(f"note: {note}", highlight=False)
+        _print_notes(notes)
 
 
 @app.command()
@@ -431,8 +430,7 @@ def mi(
                   f"{res.n_pairs:,} samples, {len(res.seeds)} seeds (nats):", highlight=False)
         for k, v in res.summary.items():
             out.print(f"  {k:<11} {v['mean']:.4f} ± {v['sd']:.4f}", highlight=False)
-        for note in notes:
-            out.print(f"note: {note}", highlight=False)
+        _print_notes(notes)
         unconv = [f"seed {s.seed} {e}" for s in res.seeds for e, c in s.converged.items() if not c]
         if unconv:
             err.print(f"warning: not converged within {res.config.max_epochs} epochs: "
@@ -535,8 +533,7 @@ def train(
             out.print(f"{res.config.method}: {res.epochs_run} epochs, final train loss "
                       f"{last['train_loss']:.4f}, val loss {last['val_loss']:.4f} -> {res.run_dir}/",
                       highlight=False)
-        for note in res.notes:
-            out.print(f"note: {note}", highlight=False)
+        _print_notes(res.notes)
 
 
 @app.command()
@@ -570,8 +567,7 @@ def embed(
     if not quiet:
         out.print(f"{len(df):,} samples x {df.shape[1] - 2} dimensions ({representation}) -> "
                   f"{out_path}", highlight=False)
-        for note in notes:
-            out.print(f"note: {note}", highlight=False)
+        _print_notes(notes)
 
 
 @app.command()
