@@ -79,6 +79,8 @@ def test_method_trains_and_embeds(toy, tmp_path, method, extra):
     assert losses[-1] < losses[0], losses
     assert np.isfinite(res.metrics[-1]["val_loss"])
     _, desc, model = load_run(tmp_path / "run")
+    if extra.get("task") == "classify":  # the labels, in code order
+        assert desc["classes"] == sorted(str(g) for g in np.unique(toy[0].glyph))
     rows = [data.image_rows[p] for p in data.splits["val"]]
     norm = (desc["channel_mean"], desc["channel_sd"])
     proj = embed_images(model, data.images, rows, norm)

@@ -164,17 +164,14 @@ class _ImageBatches(torch.utils.data.Dataset):
 class _Runner:
     """Holds the model, data tensors and normalization for training and embedding."""
 
-    def __init__(self, data: TrainData, cfg: TrainConfig, device: torch.device, norm):
+    def __init__(self, data: TrainData, cfg: TrainConfig, device: torch.device, norm,
+                 target: np.ndarray | None = None):
         self.data, self.cfg, self.device = data, cfg, device
         self.mean = torch.tensor(norm[0], dtype=torch.float32).reshape(1, -1, 1, 1).to(device)
         self.std = torch.tensor(norm[1], dtype=torch.float32).reshape(1, -1, 1, 1).to(device)
         self.genotypes = None if data.genotypes is None else torch.from_numpy(
             _genetic_input(cfg.method, data.genotypes, data.beta))
-        self.target = None
-        if data.target is not None:
-            t = data.target
-            self.target = torch.from_numpy(t.astype(np.int64) if cfg.task == "classify"
-                                           else t.astype(np.float32))
+        self.target = None if target is None else torch.from_numpy(target)
         base = build_augment(cfg.augment)
         self.augment = lambda x, g: (base(x, g) - self.mean) / self.std
 
@@ -253,7 +250,7 @@ def _write_metrics(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-def _data_description(data: TrainData, cfg: TrainConfig, norm, inputs: dict) -> dict:
+def _data_description(data: TrainData, norm, inputs: dict, classes: list[str] | None) -> dict:
     desc = {
         "inputs": inputs,
         "image_shape": list(data.images.out_shape),
@@ -264,8 +261,8 @@ def _data_description(data: TrainData, cfg: TrainConfig, norm, inputs: dict) -> 
         "split_ids_sha1": _sha1("\n".join(f"{k}:{','.join(data.sample_ids[v])}"
                                           for k, v in sorted(data.splits.items()))),
     }
-    if cfg.method == "supervised" and cfg.task == "classify":
-        desc["classes"] = [str(c) for c in np.unique(data.target)]
+    if classes is not None:
+        desc["classes"] = classes
     return desc
 
 
@@ -292,21 +289,29 @@ def _check_resume(run_dir: Path, cfg: TrainConfig, desc: dict) -> None:
                               f"{old['data'].get(key)} -> {desc.get(key)})")
 
 
-def _prepare_classes(data: TrainData, cfg: TrainConfig) -> int:
+def _encode_target(data: TrainData, cfg: TrainConfig
+                   ) -> tuple[np.ndarray | None, list[str] | None]:
+    """The supervised target as class codes (int64) and their labels, or standardized
+    on the training split (float32) with no labels; (None, None) for other methods."""
     if cfg.method != "supervised":
-        return 0
+        return None, None
     if data.target is None:
         raise InputError("method supervised needs a target (--target FILE --target-col NAME)")
     if cfg.task == "classify":
-        classes, codes = np.unique(data.target.astype(str), return_inverse=True)
-        data.target = codes
-        return len(classes)
-    t = np.asarray(data.target, dtype=np.float64)
+        classes, codes = np.unique(np.asarray(data.target).astype(str), return_inverse=True)
+        if len(classes) < 2:
+            raise InputError(f"the classification target has a single class ({classes[0]!r})")
+        return codes.astype(np.int64), [str(c) for c in classes]
+    try:
+        t = np.asarray(data.target, dtype=np.float64)
+    except ValueError:
+        raise InputError("the regression target is not numeric; use --task classify for "
+                         "labels") from None
     if not np.isfinite(t).all():
         raise InputError("the regression target has non-finite values")
     sd = t[data.splits["train"]].std()
-    data.target = (t - t[data.splits["train"]].mean()) / (sd if sd > 0 else 1.0)
-    return 0
+    t = (t - t[data.splits["train"]].mean()) / (sd if sd > 0 else 1.0)
+    return t.astype(np.float32), None
 
 
 def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = False,
@@ -323,9 +328,7 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
     if need["genotypes"] and data.genotypes is None:
         raise InputError(f"method {cfg.method} needs genotypes (--bed and --panel)")
     device = resolve_device(cfg.device)
-    n_classes = _prepare_classes(data, cfg)
-    if n_classes == 1:
-        raise InputError("the classification target has a single class")
+    target, classes = _encode_target(data, cfg)
     ckpt_path = run_dir / "checkpoint.pt"
     if (run_dir / "config.json").is_file():
         if not resume:
@@ -335,7 +338,7 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
         norm = (stored["data"]["channel_mean"], stored["data"]["channel_sd"])
     else:
         norm = channel_stats(data)
-    desc = _data_description(data, cfg, norm, inputs or {})
+    desc = _data_description(data, norm, inputs or {}, classes)
     if (run_dir / "config.json").is_file():
         _check_resume(run_dir, cfg, desc)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -351,7 +354,7 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
                         beta=None if data.beta is None else torch.from_numpy(data.beta),
                         geno_encoder=cfg.geno_encoder, temperature=cfg.temperature,
                         scarf_p=cfg.scarf_p, kl_weight=cfg.kl_weight, task=cfg.task,
-                        n_classes=n_classes, seed=cfg.seed).to(device)
+                        n_classes=len(classes or []), seed=cfg.seed).to(device)
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() > 1]
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -365,7 +368,7 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
         opt.load_state_dict(ck["optimizer"])
         scaler.load_state_dict(ck["scaler"])
         state = {k: ck[k] for k in state}
-    runner = _Runner(data, cfg, device, norm)
+    runner = _Runner(data, cfg, device, norm, target)
     train_pos, val_pos = data.splits["train"], data.splits["val"]
     steps = len(_batches(len(train_pos), cfg.batch_size, None))
     stopped = state["bad_epochs"] >= cfg.patience and cfg.method == "supervised"
