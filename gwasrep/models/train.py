@@ -328,6 +328,9 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
     if need["genotypes"] and data.genotypes is None:
         raise InputError(f"method {cfg.method} needs genotypes (--bed and --panel)")
     device = resolve_device(cfg.device)
+    if len(data.splits["train"]) < 2:
+        raise InputError(f"the train split has {len(data.splits['train'])} sample; contrastive "
+                         "and batch-norm models need at least 2")
     target, classes = _encode_target(data, cfg)
     ckpt_path = run_dir / "checkpoint.pt"
     if (run_dir / "config.json").is_file():
@@ -400,7 +403,7 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
                 progress({"epoch": epoch + 1, "epochs": cfg.epochs, "step": k + 1, "steps": steps,
                           "loss": loss.item(), "samples_per_s": seen / (time.perf_counter() - t0)})
         seconds = time.perf_counter() - t0
-        val_loss = evaluate_loss(model, runner, val_pos, epoch)
+        val_loss = evaluate_loss(model, runner, val_pos)
         row = {"epoch": epoch + 1, "train_loss": total / seen, "val_loss": val_loss,
                "lr": opt.param_groups[0]["lr"],
                "temperature": model.clip.temperature if hasattr(model, "clip") else "",
@@ -430,7 +433,7 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
 
 
 @torch.no_grad()
-def evaluate_loss(model, runner: _Runner, positions: np.ndarray, epoch: int = 0) -> float:
+def evaluate_loss(model, runner: _Runner, positions: np.ndarray) -> float:
     """Mean loss over ``positions`` in eval mode, with fixed augmentation draws."""
     if len(positions) < 2:
         return float("nan")
