@@ -547,7 +547,7 @@ def embed(
     image_ids: Annotated[Path | None, typer.Option(help="Sample IDs of an .npy stack")] = None,
     image_size: Annotated[int | None, typer.Option(help="Resize images on load (as in training)")] = None,
     batch_size: Annotated[int, typer.Option(help="Images per forward pass")] = 256,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps")] = "cpu",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps")] = "auto",
     quiet: Annotated[bool, typer.Option(help="No progress bar or summary")] = False,
 ):
     """Write embeddings of a trained run, one row per sample (images of a sample are averaged)."""

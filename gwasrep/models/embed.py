@@ -22,7 +22,7 @@ from gwasrep.errors import InputError, preview
 from gwasrep.io._atomic import atomic_path
 from gwasrep.models.data import ImageSource, image_rows_by_sample
 from gwasrep.models.methods import REPRESENTATIONS
-from gwasrep.models.train import load_run
+from gwasrep.models.train import load_run, resolve_device
 
 __all__ = ["embed_images", "run_embed"]
 
@@ -58,6 +58,7 @@ def run_embed(run_dir: str | os.PathLike, images: ImageSource, out: str | os.Pat
               device: str = "cpu", progress=None) -> tuple[pd.DataFrame, list[str]]:
     """Embed the samples of ``images`` (or those listed in ``samples``) with a trained run."""
     cfg, desc, model = load_run(run_dir, device)
+    device = resolve_device(device)
     if list(images.out_shape) != list(desc["image_shape"]):
         raise InputError(f"{images.origin}: images have shape (C, H, W) = {images.out_shape}; the "
                          f"run was trained on {tuple(desc['image_shape'])} (use --image-size)")
