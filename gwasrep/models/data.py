@@ -23,8 +23,8 @@ from torch.nn import functional
 
 from gwasrep.errors import InputError, preview
 
-__all__ = ["ImageSource", "TrainData", "prepare_data", "random_split", "read_images",
-           "read_panel_genotypes"]
+__all__ = ["ImageSource", "TrainData", "prepare_data", "random_split", "read_iids",
+           "read_images", "read_panel_genotypes"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".npy")
 
@@ -193,10 +193,7 @@ def _read_array(path: Path, ids, resize) -> ImageSource:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
         sid = None
     if ids is not None:
-        from gwasrep.io.tables import read_id_list
-
-        keys = read_id_list(ids)
-        sid = np.array([k.split("\t")[-1] for k in keys.keys])
+        sid = read_iids(ids)
     if sid is None:
         raise InputError(f"{path}: an .npy image stack needs its sample IDs (--image-ids: one "
                          "IID per line, in the order of the images)")
@@ -307,7 +304,8 @@ class TrainData:
         return 0 if self.genotypes is None else self.genotypes.shape[1]
 
 
-def _ids_of(path) -> np.ndarray:
+def read_iids(path) -> np.ndarray:
+    """The IIDs of a sample list (IID, or FID IID, per line): images are keyed by IID."""
     from gwasrep.io.tables import read_id_list
 
     return np.array([k.split("\t")[-1] for k in read_id_list(path).keys])
@@ -372,8 +370,8 @@ def prepare_data(images: ImageSource, *, bed=None, panel=None, split=None, val=N
         tgt = t.loc[ids, target_col].to_numpy()
     pos = pd.Index(ids)
     if split is not None:
-        train_ids = _ids_of(split)
-        val_ids = _ids_of(val) if val is not None else None
+        train_ids = read_iids(split)
+        val_ids = read_iids(val) if val is not None else None
         if val_ids is not None:
             both = np.intersect1d(train_ids, val_ids)
             if len(both):

@@ -20,7 +20,7 @@ import torch
 
 from gwasrep.errors import InputError, preview
 from gwasrep.io._atomic import atomic_path
-from gwasrep.models.data import ImageSource, image_rows_by_sample
+from gwasrep.models.data import ImageSource, image_rows_by_sample, read_iids
 from gwasrep.models.methods import REPRESENTATIONS
 from gwasrep.models.train import load_run, resolve_device
 
@@ -65,9 +65,7 @@ def run_embed(run_dir: str | os.PathLike, images: ImageSource, out: str | os.Pat
     ids = pd.unique(images.sample_ids)
     notes = []
     if samples is not None:
-        from gwasrep.io.tables import read_id_list
-
-        wanted = np.array([k.split("\t")[-1] for k in read_id_list(samples).keys])
+        wanted = read_iids(samples)
         have = np.isin(wanted, ids)
         if not have.any():
             raise InputError(f"{samples}: none of its {len(wanted):,} samples has an image in "

@@ -272,8 +272,8 @@ def _sha1(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
-def _check_resume(run_dir: Path, cfg: TrainConfig, desc: dict) -> None:
-    old = json.loads((run_dir / "config.json").read_text())
+def _check_resume(run_dir: Path, old: dict, cfg: TrainConfig, desc: dict) -> None:
+    """Refuse to resume ``old`` (the stored config.json) with another method, settings or data."""
     if old["config"]["method"] != cfg.method:
         raise ResumeError(f"{run_dir} holds a {old['config']['method']} run; cannot resume it as "
                           f"{cfg.method} (choose another --out)")
@@ -333,7 +333,8 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
                          "and batch-norm models need at least 2")
     target, classes = _encode_target(data, cfg)
     ckpt_path = run_dir / "checkpoint.pt"
-    if (run_dir / "config.json").is_file():
+    existing = (run_dir / "config.json").is_file()
+    if existing:
         if not resume:
             raise ResumeError(f"{run_dir} already holds a run; pass --resume to continue it, or "
                               "choose another --out")
@@ -342,10 +343,10 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
     else:
         norm = channel_stats(data)
     desc = _data_description(data, norm, inputs or {}, classes)
-    if (run_dir / "config.json").is_file():
-        _check_resume(run_dir, cfg, desc)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not (run_dir / "config.json").is_file():
+    if existing:
+        _check_resume(run_dir, stored, cfg, desc)
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
         for name, pos in data.splits.items():
             atomic_write_text(run_dir / f"{name}.txt", "".join(f"{s}\n" for s in
                                                                data.sample_ids[pos]))
