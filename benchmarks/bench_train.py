@@ -24,6 +24,7 @@ import json
 import platform
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -54,12 +55,12 @@ def _pipeline(data, cfg, run_dir) -> float:
 
 def _model_alone(data, cfg, steps: int) -> float:
     """Samples/s of the same model, loss and AdamW on in-memory batches, no augmentation."""
-    from gwasrep.models.methods import Batch, build_model
+    from gwasrep.models.methods import model_from_config
+    from gwasrep.models.methods.base import Batch, ModelInputs
 
     shape = tuple(data.images.out_shape)
-    model = build_model(cfg.method, shape, encoder=cfg.encoder, dim=cfg.dim,
-                        n_variants=data.n_variants, beta=torch.from_numpy(data.beta),
-                        scarf_p=cfg.scarf_p, seed=0)
+    model = model_from_config(replace(cfg, seed=0), ModelInputs(
+        image_shape=shape, n_variants=data.n_variants, beta=torch.from_numpy(data.beta)))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     g = torch.Generator().manual_seed(0)
     x = torch.rand(cfg.batch_size, *shape)
@@ -116,8 +117,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    from gwasrep.models.config import TrainConfig
     from gwasrep.models.data import prepare_data, read_images
-    from gwasrep.models.train import TrainConfig
     from gwasrep.simulate.rotation import simulate_rotation, write_rotation_task
 
     rows = []

@@ -3,6 +3,17 @@
 The association engine (:func:`multitrait_lrt` on arrays, :func:`run_assoc` on
 files) needs neither torch nor dask. Top-level names are imported on first use
 (PEP 562), so ``import gwasrep`` and the CLI start fast.
+
+Subpackages, from the bottom layer up (each imports only from those before it; the
+import-linter contracts in pyproject.toml check this in CI):
+
+- ``errors``, ``runs`` (the runner convention), ``system``;
+- ``io``: every file format gwasrep reads or writes;
+- ``assoc``: the multi-trait LRT, per-dimension tests, the LMM and the streaming engine;
+- ``loci``, ``heritability``, ``mi``, ``simulate``: clumping and loci, LD scores and LDSC
+  h2, the MI estimator, simulated cohorts and image tasks (independent of each other);
+- ``models``: the PyTorch trait generators (GEMCONT and baselines);
+- ``harness``: phenotype -> embeddings -> loci pipelines (the demo).
 """
 
 from importlib import import_module
@@ -12,18 +23,19 @@ from gwasrep.errors import GwasrepError, InputError
 __version__ = "0.1.0"
 
 _LAZY = {
-    "AssocResult": "gwasrep.assoc.lrt",
-    "fit_null": "gwasrep.assoc.lrt",
+    "AssocResult": "gwasrep.assoc.results",
+    "fit_null": "gwasrep.assoc.linear",
     "multitrait_lrt": "gwasrep.assoc.lrt",
     "preprocess_embeddings": "gwasrep.assoc.preprocess",
-    "AssocConfig": "gwasrep.assoc.engine",
-    "AssocRun": "gwasrep.assoc.engine",
-    "run_assoc": "gwasrep.assoc.engine",
+    "AssocConfig": "gwasrep.assoc.config",
+    "AssocRun": "gwasrep.assoc.run",
+    "run_assoc": "gwasrep.assoc.run",
     "clump": "gwasrep.loci.clump",
     # Trait generators (need the torch extra).
-    "TrainConfig": "gwasrep.models.train",
-    "run_train": "gwasrep.models.train",
-    "run_embed": "gwasrep.models.embed",
+    "TrainConfig": "gwasrep.models.config",
+    "EmbedConfig": "gwasrep.models.run",
+    "run_train": "gwasrep.models.run",
+    "run_embed": "gwasrep.models.run",
     "read_images": "gwasrep.models.data",
 }
 
@@ -31,6 +43,7 @@ __all__ = [
     "AssocConfig",
     "AssocResult",
     "AssocRun",
+    "EmbedConfig",
     "GwasrepError",
     "InputError",
     "TrainConfig",
@@ -40,9 +53,9 @@ __all__ = [
     "multitrait_lrt",
     "preprocess_embeddings",
     "read_images",
+    "run_assoc",
     "run_embed",
     "run_train",
-    "run_assoc",
 ]
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gwasrep.assoc.engine import AssocConfig, lambda_gc, run_assoc
+from gwasrep.assoc.config import AssocConfig
+from gwasrep.assoc.run import run_assoc
+from gwasrep.assoc.stats import lambda_gc
 from gwasrep.simulate import simulate_cohort
 
 

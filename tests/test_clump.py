@@ -9,8 +9,10 @@ import pytest
 from conftest import extract_eur, require_tool, run_tool
 from gwasrep.errors import InputError
 from gwasrep.io.plink import open_plink, write_plink
+from gwasrep.io.sumstats import read_pvalues
 from gwasrep.loci._ld_kernels import em_r2_from_table, genotype_table, pair_r2
-from gwasrep.loci.clump import clump, read_pvalues, run_clump
+from gwasrep.loci.clump import clump
+from gwasrep.loci.run import ClumpConfig, run_clump
 
 #: PLINK's defaults, ContIG's, GEMCONT's r2/kb, a tight r2, and a loose p1.
 PARAMS = [(1e-4, 1e-2, 0.5, 250), (5e-8, 1e-7, 0.1, 150), (1e-4, 1e-2, 0.05, 5000),
@@ -35,7 +37,8 @@ def hs_sorted(hs1940, tmp_path_factory):
     """hs1940 sorted by position (plink1.9 --clump needs a sorted .bim), founders only,
     with gwasrep's linear-model sumstats of phenotype 1."""
     plink19 = require_tool("plink1.9")
-    from gwasrep.assoc.engine import AssocConfig, run_assoc
+    from gwasrep.assoc.config import AssocConfig
+    from gwasrep.assoc.run import run_assoc
 
     d = tmp_path_factory.mktemp("hsclump")
     src = hs1940["prefix"]
@@ -155,7 +158,8 @@ def test_clump_bad_input_and_empty_result(tmp_path):
     ss = pd.DataFrame({"ID": bim["ID"], "P": np.linspace(0.2, 0.9, 20)})
     ss.loc[3, "P"] = 1.5
     ss.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
-    res = run_clump(tmp_path / "s.tsv", tmp_path / "g", tmp_path / "o")
+    res = run_clump(ClumpConfig(sumstats=tmp_path / "s.tsv", bed=tmp_path / "g",
+                                out=tmp_path / "o"))
     assert res.n_loci == 0
     assert any("1 rows with a non-numeric p-value" in n for n in res.notes)
     assert any("no variant with p <=" in n for n in res.notes)

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from conftest import require_tool, run_tool
-from gwasrep.assoc.engine import AssocConfig, run_assoc
+from gwasrep.assoc.config import AssocConfig
+from gwasrep.assoc.run import run_assoc
 from gwasrep.errors import ResumeError
 
 

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from conftest import require_tool, run_tool
-from gwasrep.assoc.kinship import compute_grm_parts, make_grm
+from gwasrep.assoc.config import GrmConfig
+from gwasrep.assoc.kinship import compute_grm_parts
+from gwasrep.assoc.run import run_grm
 from gwasrep.errors import InputError
 from gwasrep.io.grm import read_grm, write_grm
 from gwasrep.io.plink import open_plink, read_dosages
@@ -60,11 +62,11 @@ def test_grm_matches_plink2_make_grm_bin(hs1940, tmp_path):
     run_tool([plink2, "--bfile", str(prefix), "--maf", "0.01", "--nonfounders",
               "--write-snplist", "--make-grm-bin", "--out", str(tmp_path / "p2")], cwd=tmp_path)
     K2, ids2, n2 = read_grm(tmp_path / "p2")
-    res = make_grm(prefix, tmp_path / "ours", kind="standardized",
-                   extract=tmp_path / "p2.snplist", maf_min=0.0, max_missing=1.0)
-    K, ids, n = read_grm(res["paths"]["bin"])
-    print(f"{res['n_variants']} variants: max |K_gwasrep - K_plink2| = {np.abs(K - K2).max():.2e}")
-    assert res["n_variants"] == int(n2[0, 0])
+    res = run_grm(GrmConfig(bed=prefix, out=tmp_path / "ours", kind="standardized",
+                            extract=tmp_path / "p2.snplist", maf=0.0, geno=1.0))
+    K, ids, n = read_grm(res.files["bin"])
+    print(f"{res.n_variants} variants: max |K_gwasrep - K_plink2| = {np.abs(K - K2).max():.2e}")
+    assert res.n_variants == int(n2[0, 0])
     pd.testing.assert_frame_equal(ids, ids2)
     np.testing.assert_allclose(K, K2, atol=1e-6)
     np.testing.assert_array_equal(n, n2)

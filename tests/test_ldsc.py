@@ -13,9 +13,11 @@ import pytest
 
 from conftest import IN_CI, extract_eur, require_tool, run_tool
 from gwasrep.errors import InputError
-from gwasrep.heritability.h2 import drop_ambiguous_snps, h2_table, run_h2
+from gwasrep.heritability.h2 import drop_ambiguous_snps, h2_table
 from gwasrep.heritability.ldsc import ldsc_h2
-from gwasrep.heritability.ldscore import compute_ld_scores, read_ld_scores, write_ld_scores
+from gwasrep.heritability.ldscore import compute_ld_scores
+from gwasrep.heritability.run import H2Config, run_h2
+from gwasrep.io.ldscores import read_ld_scores, write_ld_scores
 from gwasrep.io.plink import open_plink, write_plink
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,8 +116,8 @@ def test_h2_matches_ldsc(eur_ldsc, tag, mode):
     assert proc.returncode == 0, proc.stderr
     ref = json.loads(proc.stdout.strip().splitlines()[-1])
     out = d / f"gw_{tag}_{mode}.tsv"
-    table, _ = run_h2(eur_ldsc["sumstats"][tag], eur_ldsc["ld"], out,
-                      intercept=1.0 if mode == "no_intercept" else None)
+    table = run_h2(H2Config(sumstats=eur_ldsc["sumstats"][tag], ref_ld=eur_ldsc["ld"], out=out,
+                            intercept=1.0 if mode == "no_intercept" else None)).table
     got = table.iloc[0]
     print(f"\n{tag} {mode}: ldsc h2 {ref['h2']:.6f} ({ref['h2_se']:.6f}) intercept "
           f"{ref['intercept']:.6f} ({ref['intercept_se']}); gwasrep h2 {got['H2']:.6f} "
@@ -164,12 +166,12 @@ def test_drop_ambiguous_counts():
 
 def test_h2_bad_input(eur_ldsc, tmp_path):
     with pytest.raises(InputError, match="expected ID \\(or SNP\\), OBS_CT \\(or N\\), and Z"):
-        h2_table(pd.DataFrame({"SNP": ["a"], "BETA": [0.1]}), eur_ldsc["ld"])
+        h2_table(pd.DataFrame({"SNP": ["a"], "BETA": [0.1]}), read_ld_scores(eur_ldsc["ld"]))
     few = pd.read_csv(eur_ldsc["sumstats"]["pheno1"], sep="\t").head(150)
     with pytest.raises(InputError, match="at least 200 SNPs for the block jackknife; found 150"):
-        h2_table(few, eur_ldsc["ld"])
+        h2_table(few, read_ld_scores(eur_ldsc["ld"]))
     with pytest.raises(InputError, match="--drop-ambiguous: the sumstats need A1 and A2"):
         drop_ambiguous_snps(few.drop(columns=["A1"]))
     other = few.assign(SNP=[f"x{i}" for i in range(len(few))])
     with pytest.raises(InputError, match="no SNP shared between the sumstats"):
-        h2_table(other, eur_ldsc["ld"])
+        h2_table(other, read_ld_scores(eur_ldsc["ld"]))

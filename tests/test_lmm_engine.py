@@ -3,6 +3,7 @@ low rank, LOCO and bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from pathlib import Path
@@ -14,9 +15,10 @@ from typer.testing import CliRunner
 
 from gwasrep import multitrait_lrt
 from gwasrep.assoc import lmm
-from gwasrep.assoc.engine import AssocConfig, run_assoc
-from gwasrep.assoc.kinship import compute_grm_parts, make_grm
+from gwasrep.assoc.config import AssocConfig, GrmConfig
+from gwasrep.assoc.kinship import compute_grm_parts
 from gwasrep.assoc.preprocess import preprocess_embeddings
+from gwasrep.assoc.run import run_assoc, run_grm
 from gwasrep.io.grm import read_grm, write_grm
 from gwasrep.io.plink import open_plink, read_dosages
 from gwasrep.simulate import simulate_sibships
@@ -71,6 +73,26 @@ def _config(c, out, **kw):
     return AssocConfig(emb=c.emb, bed=c.bed, covar=c.covar, out=out, plots=False, **kw)
 
 
+def _scan_under(summary: dict, ref, Y, F, G):
+    """The library's scan of G under the null the engine fitted (its run.json summary).
+
+    Two fits of one null stop wherever L-BFGS-B's gradient test is first met, and
+    floating-point order alone (BLAS kernels on two copies of K) moves that point: on one
+    machine the engine's and the library's Cg differ by 1.4e-7 relative, the LRTs by 3e-7.
+    The scans themselves are compared under the same Cg, Cn, to rounding.
+    """
+    null = dataclasses.replace(ref.lmm, Cg=np.array(summary["Cg"]), Cn=np.array(summary["Cn"]),
+                               lml=summary["lml"])
+    return lmm.lmm_block_result(lmm.make_lmm_scan(null, Y, F), G, null=null)
+
+
+def _assert_same_null(summary: dict, ref) -> None:
+    """The engine's null fit equals the library's to the optimizer's tolerance."""
+    assert summary["lml"] == pytest.approx(ref.lmm.lml, rel=1e-10)
+    np.testing.assert_allclose(summary["Cg"], ref.lmm.Cg, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(summary["h2"], ref.lmm.h2, rtol=1e-5, atol=1e-9)
+
+
 @pytest.mark.filterwarnings("ignore:N=.*may be unstable:UserWarning")
 def test_engine_lmm_equals_library(lmm_case, tmp_path):
     c, fs = lmm_case["c"], lmm_case["fs"]
@@ -81,16 +103,19 @@ def test_engine_lmm_equals_library(lmm_case, tmp_path):
     ref = multitrait_lrt(lmm_case["Y"], G, covariates=lmm_case["F"], kinship=parts.matrix())
     ok = ref.tested
     assert len(got) == ok.sum()
-    np.testing.assert_allclose(got["LRT"], ref.lrt[ok], rtol=1e-8)
-    np.testing.assert_allclose(got["BETA_2"], ref.beta[ok, 1], rtol=1e-8)
-    np.testing.assert_allclose(got["P_3"], ref.p_dim[ok, 2], rtol=1e-8)
     meta = json.loads((tmp_path / "full" / "run.json").read_text())
     nm = meta["null_model"]
     assert nm["mode"] == "full"
     assert nm["why"] == "requested with --lmm full"
-    np.testing.assert_allclose(nm["null"]["all"]["Cg"], ref.lmm.Cg, rtol=1e-8)
+    _assert_same_null(nm["null"]["all"], ref)
+    same = _scan_under(nm["null"]["all"], ref, lmm_case["Y"], lmm_case["F"], G)
+    np.testing.assert_array_equal(same.tested, ok)
+    np.testing.assert_allclose(got["LRT"], same.lrt[ok], rtol=1e-8)
+    np.testing.assert_allclose(got["BETA_2"], same.beta[ok, 1], rtol=1e-8)
+    np.testing.assert_allclose(got["P_3"], same.p_dim[ok, 2], rtol=1e-8)
+    # variance_components.tsv is written with 8 significant digits.
     vc = pd.read_csv(tmp_path / "full" / "variance_components.tsv", sep="\t")
-    np.testing.assert_allclose(vc["H2"], ref.lmm.h2, rtol=1e-8)
+    np.testing.assert_allclose(vc["H2"], nm["null"]["all"]["h2"], rtol=1e-7)
     assert "## Linear mixed model" in (tmp_path / "full" / "report.md").read_text()
     # The planted effects are still found under the LMM.
     top = set(got.nsmallest(5, "P")["ID"])
@@ -114,7 +139,7 @@ def test_low_rank_auto_and_grm_file(lmm_case, tmp_path):
     assert "S=300 < N=400" in meta["why"]
     np.testing.assert_allclose(a["LRT"], b["LRT"], rtol=1e-6)
     np.testing.assert_allclose(a["SE_1"], b["SE_1"], rtol=1e-6)
-    make_grm(c.bed, tmp_path / "g", extract=ext)
+    run_grm(GrmConfig(bed=c.bed, out=tmp_path / "g", extract=ext))
     viafile = run_assoc(_config(c, tmp_path / "file", lmm="auto", grm=tmp_path / "g"))
     f = pd.read_parquet(viafile.files["sumstats_parquet"])
     np.testing.assert_allclose(-np.log10(f["P"]), -np.log10(b["P"]), rtol=1e-4, atol=1e-5)
@@ -125,14 +150,19 @@ def test_loco_uses_one_null_per_chromosome(lmm_case, tmp_path):
     c, fs = lmm_case["c"], lmm_case["fs"]
     run = run_assoc(_config(c, tmp_path / "loco", lmm="full", loco=True, block_size=500))
     got = pd.read_parquet(run.files["sumstats_parquet"])
+    meta = json.loads((tmp_path / "loco" / "run.json").read_text())
     parts = compute_grm_parts(fs, np.arange(fs.n_samples), np.arange(fs.n_variants), loco=True)
     chrom = fs.bim["CHROM"].to_numpy()
     for ch in ("1", "3"):
         sel = np.flatnonzero(chrom == ch)
-        ref = multitrait_lrt(lmm_case["Y"], read_dosages(fs, sel), covariates=lmm_case["F"],
+        G = read_dosages(fs, sel)
+        ref = multitrait_lrt(lmm_case["Y"], G, covariates=lmm_case["F"],
                              kinship=parts.matrix(exclude_chrom=ch))
+        summary = meta["null_model"]["null"][ch]
+        _assert_same_null(summary, ref)
+        same = _scan_under(summary, ref, lmm_case["Y"], lmm_case["F"], G)
         mine = got[got["CHROM"] == ch]
-        np.testing.assert_allclose(mine["LRT"], ref.lrt[ref.tested], rtol=1e-8)
+        np.testing.assert_allclose(mine["LRT"], same.lrt[same.tested], rtol=1e-8)
 
 
 def test_bare_lmm_flag_means_auto():
@@ -188,7 +218,9 @@ def test_bad_grm_files(lmm_case, tmp_path):
 @pytest.mark.filterwarnings("ignore:N=.*may be unstable:UserWarning")
 def test_nonconverged_null_stops_the_run(lmm_case, tmp_path, monkeypatch):
     c = lmm_case["c"]
-    monkeypatch.setattr(lmm, "fit_lmm_null",
+    from gwasrep.assoc.engine import lmm_setup
+
+    monkeypatch.setattr(lmm_setup, "fit_lmm_null",
                         functools.partial(lmm.fit_lmm_null, maxiter=1, n_starts=1))
     res = _cli(c, tmp_path / "o", "--lmm", "full")
     _assert_one_line_error(res, tmp_path / "o", r"LMM null model did not converge .* at "
@@ -201,7 +233,7 @@ def test_nonconverged_null_stops_the_run(lmm_case, tmp_path, monkeypatch):
 
 
 def test_auto_mode_choice_and_reason():
-    from gwasrep.assoc.lmm_setup import choose_mode
+    from gwasrep.assoc.engine.lmm_setup import choose_mode
 
     mode, S, why = choose_mode("auto", 1000, 500, 1)
     assert (mode, S) == ("lowrank", 500)
@@ -226,10 +258,10 @@ def test_lmm_scan_state_survives_serialization(lmm_case, tmp_path):
     """dask ships the scan state to workers: a pickled round trip scans identically."""
     import pickle
 
-    from gwasrep.assoc.engine import _prepare
-    from gwasrep.assoc.scan import scan_block
+    from gwasrep.assoc.engine.inputs import prepare_inputs
+    from gwasrep.assoc.engine.scan import scan_block
 
-    prep = _prepare(_config(lmm_case["c"], tmp_path / "x", lmm="full", loco=True))
+    prep = prepare_inputs(_config(lmm_case["c"], tmp_path / "x", lmm="full", loco=True))
     state2 = pickle.loads(pickle.dumps(prep.state))
     idx = prep.variant_idx[prep.state.variant_group[prep.variant_idx] == 1][:50]
     a, b = scan_block(prep.state, idx), scan_block(state2, idx)

@@ -18,14 +18,14 @@ from conftest import IN_CI
 from gwasrep import multitrait_lrt
 from gwasrep.assoc import lmm
 from gwasrep.assoc.lmm import (
-    _lml_terms,
-    _rotate,
     eigen_from_kinship,
     eigen_from_standardized,
     fit_lmm_null,
     lmm_lml,
     make_lmm_scan,
 )
+from gwasrep.assoc.lmm.likelihood import lml_terms, rotate
+from gwasrep.errors import InputError
 
 # Small test problems are below GEMMA's N >= 100 D^2 guidance on purpose;
 # test_small_n_warning checks that the warning is raised.
@@ -93,8 +93,8 @@ def test_lml_and_gradient_match_dense_definition(restricted, D, full):
     ref = dense_lml(K, Y, F, Cg, Cn, restricted)
     assert ours == pytest.approx(ref, rel=1e-10)
     # Analytic gradient vs central differences of the definition.
-    dat = _rotate(eig, Y, F)
-    _, Gg, Gn = _lml_terms(dat, Cg, Cn, restricted, grad=True)
+    dat = rotate(eig, Y, F)
+    _, Gg, Gn = lml_terms(dat, Cg, Cn, restricted, grad=True)
     h = 1e-5
     for which, grad in (("g", Gg), ("n", Gn)):
         E = rng.standard_normal((D, D))
@@ -217,15 +217,15 @@ def test_bad_kinship_and_too_many_traits():
     G = rng.binomial(2, 0.3, size=(N, 3)).astype(float)
     K = np.eye(N)
     K[0, 1] = K[1, 0] = 2.0                            # not PSD
-    with pytest.raises(lmm.InputError, match="not positive semi-definite"):
+    with pytest.raises(InputError, match="not positive semi-definite"):
         multitrait_lrt(Y, G, kinship=K)
     K = np.eye(N)
     K[3, 3] = np.nan
-    with pytest.raises(lmm.InputError, match="NaN or inf"):
+    with pytest.raises(InputError, match="NaN or inf"):
         multitrait_lrt(Y, G, kinship=K)
-    with pytest.raises(lmm.InputError, match="expected a square matrix"):
+    with pytest.raises(InputError, match="expected a square matrix"):
         multitrait_lrt(Y, G, kinship=np.eye(N)[:5])
-    with pytest.raises(lmm.InputError, match="too many traits for the LMM"):
+    with pytest.raises(InputError, match="too many traits for the LMM"):
         fit_lmm_null(rng.standard_normal((12, 10)), None, eigen_from_kinship(np.eye(12)))
 
 

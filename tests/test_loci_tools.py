@@ -11,9 +11,10 @@ from typer.testing import CliRunner
 from gwasrep.errors import InputError
 from gwasrep.io.plink import open_plink, write_plink
 from gwasrep.loci.harmonize import align_alleles
-from gwasrep.loci.meta import ivw_meta, run_meta
+from gwasrep.loci.meta import ivw_meta
 from gwasrep.loci.panel import build_panel
 from gwasrep.loci.recovery import compare_methods
+from gwasrep.loci.run import MetaConfig, run_meta
 from gwasrep.loci.windows import significance_threshold, window_loci
 from gwasrep_cli.main import app
 
@@ -184,7 +185,7 @@ def test_meta_and_loci_cli_errors(tmp_path):
         res.stderr.split())
     assert not (tmp_path / "m.parquet").exists()
     with pytest.raises(InputError, match="at least 2 studies"):
-        run_meta([tmp_path / "b.tsv"], tmp_path / "m.tsv")
+        run_meta(MetaConfig(studies=[tmp_path / "b.tsv"], out=tmp_path / "m.tsv"))
     res = runner.invoke(app, ["loci", "--sumstats", str(tmp_path / "b.tsv"), "--out",
                               str(tmp_path / "l")])
     assert res.exit_code == 2

@@ -29,8 +29,8 @@ else:
 
 from typer.testing import CliRunner  # noqa: E402
 
-from cli.main import app  # noqa: E402
-from gwasrep.heritability.mi import MIConfig, estimate_mi, infonce_loss, jse_loss, mi_bounds  # noqa: E402
+from gwasrep.mi.estimator import CriticConfig, estimate_mi, infonce_loss, jse_loss, mi_bounds  # noqa: E402
+from gwasrep_cli.main import app  # noqa: E402
 
 runner = CliRunner()
 
@@ -100,7 +100,7 @@ def test_gaussian_mi_within_15_percent(mi):
     input dropout, which is for wide panels of mostly uninformative variants: here all 20
     inputs are dense Gaussians (with dropout 0.5 the estimates fall to 0.37 and 1.23)."""
     E, X = gaussian_pairs(5000, mi, seed=11)
-    res = estimate_mi(E, X, seeds=(0, 1, 2), config=MIConfig(geno_dropout=0.0))
+    res = estimate_mi(E, X, seeds=(0, 1, 2), config=CriticConfig(geno_dropout=0.0))
     s = res.summary
     print(mi, {k: (round(v["mean"], 4), round(v["sd"], 4)) for k, v in s.items()})
     assert abs(s["MI_JSE"]["mean"] - mi) <= 0.15 * mi
@@ -124,7 +124,7 @@ def test_independent_pairs_near_zero():
 
 def test_same_seed_same_numbers():
     E, X = gaussian_pairs(1200, 1.0, seed=2)
-    cfg = MIConfig(max_epochs=30)
+    cfg = CriticConfig(max_epochs=30)
     a = estimate_mi(E, X, seeds=(4,), config=cfg).seeds[0]
     b = estimate_mi(E, X, seeds=(4,), config=cfg).seeds[0]
     assert a.estimates == b.estimates
@@ -151,16 +151,16 @@ def test_cli_mi_resume_and_outputs(mi_case):
     assert list(full["SEED"]) == [0, 1]
     assert full["N_EVAL"].iloc[0] == 120
     doc = json.loads(mi_case["out"].with_name("m.mi.json").read_text())
-    assert doc["config"]["hidden"] == MIConfig().hidden
+    assert doc["config"]["hidden"] == CriticConfig().hidden
     assert doc["inputs"]["n_variants"] == 3000
     assert doc["summary"]["MI_JSE"]["n_seeds"] == 2
     assert not mi_case["out"].with_name("m.mi.partial.jsonl").exists()
     # Simulate a kill after seed 0: keep its record in the partial file and rerun.
-    from gwasrep.heritability.mi_run import _fingerprint, load_pairs
+    from gwasrep.mi.run import fingerprint, load_pairs
 
     E, X, _, _ = load_pairs(mi_case["emb"], mi_case["bed"])
     partial = mi_case["out"].with_name("m.mi.partial.jsonl")
-    partial.write_text(json.dumps({"fingerprint": _fingerprint(E, X, MIConfig()),
+    partial.write_text(json.dumps({"fingerprint": fingerprint(E, X, CriticConfig()),
                                    "seed": doc["seeds"][0]}) + "\n{\"cut")
     res = _mi(mi_case, "--seeds", "2")
     assert res.exit_code == 0, res.output + res.stderr

@@ -19,8 +19,9 @@ def test_engine_runs_without_torch_and_dask(small_cohort, tmp_path):
     res = _run_without(["torch", "dask", "distributed"], f"""
 import numpy as np
 from gwasrep import multitrait_lrt
-from gwasrep.assoc.engine import AssocConfig, run_assoc
-import gwasrep.loci.clump, gwasrep.heritability.h2, gwasrep.heritability.ldscore
+from gwasrep.assoc.config import AssocConfig
+from gwasrep.assoc.run import run_assoc
+import gwasrep.loci.run, gwasrep.heritability.run, gwasrep.mi.run
 rng = np.random.default_rng(0)
 r = multitrait_lrt(rng.standard_normal((50, 2)), rng.integers(0, 3, (50, 4)).astype(float))
 assert r.p.shape == (4,)
@@ -35,7 +36,7 @@ print("ok", run.n_variants_tested)
 def test_mi_without_torch_is_one_line(small_cohort, tmp_path):
     res = _run_without(["torch"], f"""
 import sys
-from cli.main import main
+from gwasrep_cli.main import main
 sys.argv = ["gwasrep", "mi", "--emb", {str(small_cohort.emb)!r}, "--bed",
             {str(small_cohort.bed)!r}, "--out", {str(tmp_path / 'm')!r}]
 main()

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from conftest import require_tool, run_tool
-from gwasrep.assoc.engine import AssocConfig, run_assoc
+from gwasrep.assoc.config import AssocConfig
+from gwasrep.assoc.run import run_assoc
 
 
 def test_per_dimension_tests_match_plink2_glm(hs1940, tmp_path):

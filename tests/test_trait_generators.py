@@ -18,21 +18,24 @@ else:
 
 from gwasrep.errors import InputError, ResumeError  # noqa: E402
 from gwasrep.harness.metrics import ridge_r2  # noqa: E402
+from gwasrep.models.config import TrainConfig  # noqa: E402
 from gwasrep.models.data import (  # noqa: E402
     prepare_data,
     random_split,
     read_images,
     read_panel_genotypes,
 )
-from gwasrep.models.embed import embed_images, run_embed  # noqa: E402
+from gwasrep.models.embed import embed_images  # noqa: E402
 from gwasrep.models.encoders import (  # noqa: E402
     FrozenBackbone,
     LinearGenotype,
     ResNet,
     SmallCNN,
 )
-from gwasrep.models.methods import build_model  # noqa: E402
-from gwasrep.models.train import TrainConfig, load_run, resolve_device, train  # noqa: E402
+from gwasrep.models.methods import model_from_config  # noqa: E402
+from gwasrep.models.methods.base import ModelInputs  # noqa: E402
+from gwasrep.models.run import EmbedConfig, run_embed  # noqa: E402
+from gwasrep.models.train import load_run, resolve_device, train  # noqa: E402
 from gwasrep.simulate.rotation import simulate_rotation, write_rotation_task  # noqa: E402
 
 
@@ -113,8 +116,9 @@ def test_gemcont_recovers_planted_rotation(tmp_path):
         return ridge_r2(E[:h], z[:h], E[h:], z[h:], alpha=1e-3)
 
     trained = r2(embed_images(model, imgs, rows, norm))
-    random_model = build_model("gemcont", tuple(desc["image_shape"]), encoder="cnn", dim=32,
-                               n_variants=20, seed=1).eval()
+    random_model = model_from_config(
+        TrainConfig(method="gemcont", encoder="cnn", dim=32, seed=1),
+        ModelInputs(image_shape=tuple(desc["image_shape"]), n_variants=20)).eval()
     random_r2 = max(r2(embed_images(random_model, imgs, rows, norm, representation=rep))
                     for rep in ("projection", "backbone"))
     print(f"ridge R2 of z on held-out samples: GEMCONT {trained:.3f}, random encoder "
@@ -131,8 +135,8 @@ def test_resume_reproduces_the_uninterrupted_run(toy, tmp_path):
     class KilledError(Exception):
         pass
 
-    def kill_after_first_epoch(row):
-        if row.get("done") and row["epoch"] == 1:
+    def kill_after_first_epoch(done, total, stage, **info):
+        if stage == "epochs" and done == 1:
             raise KilledError
 
     with pytest.raises(KilledError):
@@ -267,7 +271,8 @@ def test_manifest_with_two_images_per_sample_averages_embeddings(tmp_path):
 
     assert torch.allclose(x[1, 0], torch.from_numpy(
         np.asarray(Image.open(tmp_path / "s1_1.png"), dtype=np.float32) / 255))
-    model = build_model("simclr", (1, 12, 12), encoder="cnn", dim=8, seed=0).eval()
+    model = model_from_config(TrainConfig(method="simclr", encoder="cnn", dim=8, seed=0),
+                              ModelInputs(image_shape=(1, 12, 12))).eval()
     norm = ([0.5], [0.25])
     rows = [np.array([2 * i, 2 * i + 1]) for i in range(6)]
     both = embed_images(model, src, rows, norm)
@@ -359,9 +364,9 @@ def test_embed_writes_parquet_with_representation_metadata(toy, tmp_path):
     data = _toy_data(toy, "gemcont")
     train(data, _quick("gemcont", epochs=1), tmp_path / "run")
     _, paths = toy
-    imgs = read_images(paths["images"])
-    df, notes = run_embed(tmp_path / "run", imgs, tmp_path / "emb.parquet",
-                          samples=tmp_path / "run" / "test.txt", representation="backbone")
+    run_embed(EmbedConfig(run=tmp_path / "run", images=paths["images"],
+                          out=tmp_path / "emb.parquet", samples=tmp_path / "run" / "test.txt",
+                          representation="backbone"))
     meta = json.loads(pq.read_schema(tmp_path / "emb.parquet").metadata[b"gwasrep"])
     assert meta["representation"] == "backbone"
     assert meta["method"] == "gemcont"

@@ -17,15 +17,15 @@ the total: ``K_-c = (sum_all - sum_c) / (S - S_c)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from gwasrep.errors import InputError
 from gwasrep.io.plink import PlinkFileset, read_dosages
+from gwasrep.runs import Progress
 
-__all__ = ["GRM_KINDS", "GrmParts", "compute_grm_parts", "make_grm", "standardize_block"]
+__all__ = ["GRM_KINDS", "GrmParts", "compute_grm_parts", "standardize_block"]
 
 GRM_KINDS = ("standardized", "centered")
 
@@ -110,7 +110,7 @@ def compute_grm_parts(fileset: PlinkFileset, sample_idx: np.ndarray, variant_idx
                       *, kind: str = "standardized", maf_min: float = 0.01,
                       max_missing: float = 0.05, loco: bool = False, keep_z: bool = False,
                       block_size: int = 4096,
-                      progress: Callable[[int, int], None] | None = None) -> GrmParts:
+                      progress: Progress | None = None) -> GrmParts:
     """Stream a GRM over blocks of ``variant_idx`` for the samples ``sample_idx``.
 
     Parameters
@@ -122,6 +122,8 @@ def compute_grm_parts(fileset: PlinkFileset, sample_idx: np.ndarray, variant_idx
     keep_z : bool
         Keep the N x S standardized matrix instead of accumulating ``Z Z^T``
         (the low-rank path).
+    progress : Progress, optional
+        Stage ``kinship``, in variants read.
     """
     variant_idx = np.asarray(variant_idx, dtype=np.int64)
     N = len(sample_idx)
@@ -155,7 +157,7 @@ def compute_grm_parts(fileset: PlinkFileset, sample_idx: np.ndarray, variant_idx
                             parts.num_by_chrom[c] = block
             done += idx.size
             if progress:
-                progress(done, total)
+                progress(done, total, "kinship")
     if not used_idx:
         raise InputError(f"no variant usable for the GRM: all {total:,} candidates are "
                          f"monomorphic, have MAF < {maf_min} or missing fraction > {max_missing}")
@@ -164,48 +166,3 @@ def compute_grm_parts(fileset: PlinkFileset, sample_idx: np.ndarray, variant_idx
     if keep_z:
         parts.Z = np.hstack(zs)
     return parts
-
-
-def make_grm(bed, out_prefix, *, kind: str = "standardized", extract=None, keep=None,
-             maf_min: float = 0.01, max_missing: float = 0.05,
-             progress: Callable[[int, int], None] | None = None) -> dict:
-    """Compute a GRM from a PLINK fileset and write it in GCTA's binary format.
-
-    Parameters
-    ----------
-    bed : path
-        PLINK 1 fileset prefix.
-    out_prefix : path
-        Writes ``out_prefix.grm.bin``, ``.grm.N.bin`` and ``.grm.id``.
-    extract : path, optional
-        Variant IDs to use (default: all).
-    keep : path, optional
-        Samples to include (FID IID or IID per line; default: all).
-
-    Returns
-    -------
-    dict
-        Paths written, numbers of samples and variants.
-    """
-    from gwasrep.io.grm import write_grm
-    from gwasrep.io.plink import open_plink
-    from gwasrep.io.samples import align_samples
-    from gwasrep.io.tables import read_id_list, read_variant_list
-
-    if kind not in GRM_KINDS:
-        raise InputError(f"--kind {kind}: expected one of {', '.join(GRM_KINDS)}")
-    fs = open_plink(bed)
-    sample_idx = np.arange(fs.n_samples)
-    if keep is not None:
-        sample_idx = align_samples(fs.fam, {}, keep=read_id_list(keep)).fam_idx
-    variant_idx = np.arange(fs.n_variants)
-    if extract is not None:
-        listed = read_variant_list(extract)
-        variant_idx = np.flatnonzero(fs.bim["ID"].isin(listed).to_numpy())
-        if variant_idx.size == 0:
-            raise InputError(f"--extract {extract}: none of the {len(listed):,} IDs is in the .bim")
-    parts = compute_grm_parts(fs, sample_idx, variant_idx, kind=kind, maf_min=maf_min,
-                              max_missing=max_missing, progress=progress)
-    paths = write_grm(out_prefix, parts.matrix(), fs.fam.iloc[sample_idx][["FID", "IID"]],
-                      parts.n_variants)
-    return {"paths": paths, "n_samples": int(sample_idx.size), "n_variants": parts.n_variants}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
-from gwasrep.assoc.lrt import covariate_basis
+from gwasrep.assoc.covariates import covariate_basis
 from gwasrep.errors import InputError
 
 __all__ = ["PreprocessResult", "average_ranks", "inverse_normal_transform", "pca_project",

@@ -11,28 +11,28 @@ strand-ambiguous (A/T, C/G) are kept, with the counts in the notes.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from gwasrep.errors import InputError, preview
 from gwasrep.heritability.ldsc import H2Result, ldsc_h2
-from gwasrep.heritability.ldscore import read_ld_scores
+from gwasrep.io.columns import find_column
+from gwasrep.io.ldscores import LDScores
 
 __all__ = ["GREML_COLUMNS", "H2_COLUMNS", "add_greml", "drop_ambiguous_snps", "h2_table",
-           "run_h2", "trait_z"]
+           "trait_z"]
 
 H2_COLUMNS = ["TRAIT", "H2", "H2_SE", "INTERCEPT", "INTERCEPT_SE", "RATIO", "RATIO_SE",
               "MEAN_CHI2", "LAMBDA_GC", "N_SNPS", "M"]
+#: Columns :func:`add_greml` appends (data_specs/h2.md).
+GREML_COLUMNS = ["GREML_H2", "GREML_H2_SE", "GREML_METHOD"]
 
 
 def trait_z(sumstats: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """ID, Z, N per trait: BETA_k/SE_k per dimension, or a single Z column."""
     cols = set(sumstats.columns)
-    id_col = next((c for c in ("ID", "SNP") if c in cols), None)
-    n_col = next((c for c in ("OBS_CT", "N") if c in cols), None)
+    id_col = find_column(cols, "ID")
+    n_col = find_column(cols, "N")
     dims = sorted(int(c[5:]) for c in cols if c.startswith("BETA_") and c[5:].isdigit()
                   and f"SE_{c[5:]}" in cols)
     if id_col is None or n_col is None or (not dims and "Z" not in cols):
@@ -48,7 +48,6 @@ def trait_z(sumstats: pd.DataFrame) -> dict[str, pd.DataFrame]:
         / sumstats[f"SE_{k}"].to_numpy(float), "N": N}) for k in dims}
 
 
-GREML_COLUMNS = ["GREML_H2", "GREML_H2_SE", "GREML_METHOD"]
 
 
 def add_greml(table: pd.DataFrame, vc: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -73,7 +72,7 @@ def add_greml(table: pd.DataFrame, vc: pd.DataFrame) -> tuple[pd.DataFrame, list
         notes.append(f"GREML h2 is the mean over {vc['GROUP'].nunique()} LOCO null models, each "
                      "without one chromosome")
     g = vc.groupby("DIM").agg(GREML_H2=("H2", "mean"), GREML_H2_SE=("H2_SE", "mean"),
-                              GREML_METHOD=("METHOD", "first"))
+                              GREML_METHOD=("METHOD", "first"))[GREML_COLUMNS]
     dims = table["TRAIT"].str.extract(r"^dimension (\d+)$")[0]
     if dims.isna().any():
         raise InputError("GREML h2 needs gwasrep sumstats (BETA_k/SE_k per dimension); the "
@@ -109,16 +108,19 @@ def _row(name: str, r: H2Result) -> dict:
             "MEAN_CHI2": r.mean_chi2, "LAMBDA_GC": r.lambda_gc, "N_SNPS": r.n_snps, "M": r.M}
 
 
-def h2_table(sumstats: pd.DataFrame, ref_ld: str | os.PathLike,
-             w_ld: str | os.PathLike | None = None, *, use_m_5_50: bool = True,
-             intercept: float | None = None, n_blocks: int = 200,
-             two_step: float | None = 30.0) -> tuple[pd.DataFrame, list[str]]:
-    """Per-trait LDSC h2 (:data:`H2_COLUMNS`) and notes."""
-    ref = read_ld_scores(ref_ld)
-    wld = ref if w_ld is None else read_ld_scores(w_ld)
+def h2_table(sumstats: pd.DataFrame, ref: LDScores, wld: LDScores | None = None, *,
+             use_m_5_50: bool = True, intercept: float | None = None, n_blocks: int = 200,
+             two_step: float | None = 30.0, ref_name: str = "--ref-ld"
+             ) -> tuple[pd.DataFrame, list[str]]:
+    """Per-trait LDSC h2 (:data:`H2_COLUMNS`) and notes.
+
+    ``ref`` are the reference LD scores, ``wld`` the regression-weight ones (default:
+    ``ref``); ``ref_name`` names ``ref`` in errors (its file prefix).
+    """
+    wld = ref if wld is None else wld
     M = ref.M_5_50 if use_m_5_50 else ref.M
     if not np.isfinite(M):
-        raise InputError(f"{ref_ld}.l2.{'M_5_50' if use_m_5_50 else 'M'} not found or empty")
+        raise InputError(f"{ref_name}.l2.{'M_5_50' if use_m_5_50 else 'M'} not found or empty")
     lw = wld.table[["SNP", "L2"]].rename(columns={"L2": "LW"})
     rows, notes = [], []
     for name, z in trait_z(sumstats).items():
@@ -135,41 +137,4 @@ def h2_table(sumstats: pd.DataFrame, ref_ld: str | os.PathLike,
                       two_step=two_step)
         rows.append(_row(name, res))
     table = pd.DataFrame(rows, columns=H2_COLUMNS)
-    return table, notes
-
-
-def run_h2(sumstats_path: str | os.PathLike, ref_ld, out: str | os.PathLike, *, w_ld=None,
-           use_m_5_50: bool = True, intercept: float | None = None,
-           n_blocks: int = 200, greml: str | os.PathLike | None | bool = None,
-           drop_ambiguous: bool = False) -> tuple[pd.DataFrame, list[str]]:
-    """Read sumstats, estimate h2 per dimension, write OUT (TSV).
-
-    ``greml``: a variance_components.tsv to add GREML h2 from; None looks for one beside
-    the sumstats (written by ``assoc --lmm``); False never adds it.
-    """
-    from gwasrep.io._atomic import atomic_path
-    from gwasrep.io.tables import read_table
-
-    ss, notes = read_table(sumstats_path), []
-    if drop_ambiguous:
-        ss, note = drop_ambiguous_snps(ss)
-        notes.append(note)
-    table, more = h2_table(ss, ref_ld, w_ld, use_m_5_50=use_m_5_50, intercept=intercept,
-                           n_blocks=n_blocks)
-    notes += more
-    if greml is None:
-        beside = Path(sumstats_path).with_name("variance_components.tsv")
-        greml = beside if beside.is_file() else False
-    if greml is not False:
-        vc = pd.read_csv(greml, sep="\t") if Path(greml).is_file() else None
-        if vc is None:
-            raise InputError(f"--greml {greml}: file not found")
-        table, more = add_greml(table, vc)
-        notes += [f"GREML h2 from {greml}"] + more
-    for col, what in (("H2", "LDSC h2"), ("GREML_H2", "GREML h2")):
-        if len(table) > 1 and col in table:
-            notes.append(f"{what} across {len(table)} dimensions: mean {table[col].mean():.4f} "
-                         f"± sd {table[col].std(ddof=1):.4f}")
-    with atomic_path(Path(out)) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.8g")
     return table, notes

@@ -12,34 +12,23 @@ ahead of it within the window, so memory is O(N x (chunk + window)) and no
 N x M matrix is formed. The standardized window ahead is kept for the next
 chunk, so each variant is read once.
 
-Files (LDSC's own format, data_specs/ldscore.md): ``PREFIX.l2.ldscore.gz``
-(CHR SNP BP L2, tab-separated), ``PREFIX.l2.M`` (the number of variants) and
-``PREFIX.l2.M_5_50`` (those with MAF > 0.05).
+The result is an :class:`~gwasrep.io.ldscores.LDScores`, written in LDSC's own format by
+:func:`gwasrep.io.ldscores.write_ld_scores` (data_specs/ldscore.md).
 """
 
 from __future__ import annotations
 
-import gzip
-import os
 import warnings
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gwasrep.errors import InputError
+from gwasrep.io.ldscores import LDScores
 from gwasrep.io.plink import PlinkFileset, read_dosages
+from gwasrep.runs import Progress
 
-__all__ = ["LDScores", "compute_ld_scores", "read_ld_scores", "write_ld_scores"]
-
-
-@dataclass
-class LDScores:
-    #: CHR, SNP, BP, L2 in genome order (and MAF when computed here).
-    table: pd.DataFrame
-    M: float
-    M_5_50: float
+__all__ = ["compute_ld_scores"]
 
 
 def _standardize(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +46,7 @@ def _standardize(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def compute_ld_scores(fileset: PlinkFileset, *, window_kb: float | None = None,
                       window_cm: float | None = None, sample_idx: np.ndarray | None = None,
                       variant_idx: np.ndarray | None = None, chunk: int = 1000,
-                      progress=None) -> LDScores:
+                      progress: Progress | None = None) -> LDScores:
     """LD scores of ``variant_idx`` (default: all) over ``sample_idx`` (default: all).
 
     ``chunk`` caps the variants per step (the step is the median window size, at least 128).
@@ -119,49 +108,7 @@ def compute_ld_scores(fileset: PlinkFileset, *, window_kb: float | None = None,
             l2[rows[a:hi]] += ahead.sum(axis=0)
             done += b - a
             if progress:
-                progress(done, vidx.size)
+                progress(done, vidx.size, "LD scores")
     table = pd.DataFrame({"CHR": chrom_all[vidx], "SNP": bim["ID"].to_numpy()[vidx],
                           "BP": bim["POS"].to_numpy()[vidx], "L2": l2, "MAF": maf})
     return LDScores(table=table, M=float(vidx.size), M_5_50=float((maf > 0.05).sum()))
-
-
-def write_ld_scores(scores: LDScores, prefix: str | os.PathLike) -> dict[str, Path]:
-    """Write ``PREFIX.l2.ldscore.gz``, ``PREFIX.l2.M`` and ``PREFIX.l2.M_5_50`` atomically."""
-    from gwasrep.io._atomic import atomic_path, atomic_write_text
-
-    p = str(prefix)
-    paths = {"ldscore": Path(p + ".l2.ldscore.gz"), "M": Path(p + ".l2.M"),
-             "M_5_50": Path(p + ".l2.M_5_50")}
-    with atomic_path(paths["ldscore"]) as tmp:
-        with gzip.open(tmp, "wt", compresslevel=6) as fh:
-            scores.table[["CHR", "SNP", "BP", "L2"]].to_csv(fh, sep="\t", index=False,
-                                                            float_format="%.6f")
-    atomic_write_text(paths["M"], f"{int(scores.M)}\n")
-    atomic_write_text(paths["M_5_50"], f"{int(scores.M_5_50)}\n")
-    return paths
-
-
-def read_ld_scores(prefix: str | os.PathLike) -> LDScores:
-    """Read LDSC-format LD scores (``PREFIX.l2.ldscore[.gz]`` and its M files).
-
-    Rows are sorted by (CHR, BP) and duplicated SNPs dropped, as ldsc does.
-    """
-    p = str(prefix)
-    path = next((Path(p + s) for s in (".l2.ldscore.gz", ".l2.ldscore.bz2", ".l2.ldscore")
-                 if Path(p + s).exists()), None)
-    if path is None:
-        raise InputError(f"LD scores {p}.l2.ldscore.gz not found")
-    t = pd.read_csv(path, sep=r"\s+")
-    need = [c for c in ("CHR", "SNP", "BP", "L2") if c not in t.columns]
-    if need:
-        raise InputError(f"{path}: missing column{'s' if len(need) > 1 else ''} "
-                         f"{', '.join(need)}; found {', '.join(t.columns)}")
-    t = t.sort_values(["CHR", "BP"], kind="mergesort").drop_duplicates("SNP")
-    t["SNP"] = t["SNP"].astype(str)
-
-    def read_m(suffix):
-        f = Path(p + suffix)
-        return float(f.read_text().split()[0]) if f.exists() else np.nan
-
-    return LDScores(table=t.reset_index(drop=True), M=read_m(".l2.M"),
-                    M_5_50=read_m(".l2.M_5_50"))

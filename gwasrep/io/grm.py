@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gwasrep.errors import InputError
-from gwasrep.io._atomic import atomic_path
+from gwasrep.io.atomic import atomic_path
 
 __all__ = ["grm_paths", "read_grm", "write_grm"]
 

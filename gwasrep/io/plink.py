@@ -167,6 +167,8 @@ def read_dosages(fileset: PlinkFileset, variant_idx=None, sample_idx=None,
     if packed.size * 4 <= NUMPY_DECODE_MAX:
         full = BYTE_DOSAGES.astype(dtype, copy=False)[packed].reshape(packed.shape[0], -1)
         return np.asfortranarray(full[:, sample_idx].T)
+    # Imported here, not at the top: loading numba costs ~0.5 s, which small reads (ldscore,
+    # h2, panels) skip through the numpy table above.
     from gwasrep.io._bed_kernels import decode_dosages
 
     out = np.empty((len(sample_idx), len(variant_idx)), dtype=dtype, order="F")
@@ -185,7 +187,7 @@ def write_plink(prefix: str | os.PathLike, genotypes: np.ndarray, bim: pd.DataFr
     bim, fam : DataFrame
         With the columns of :data:`BIM_COLUMNS` and :data:`FAM_COLUMNS`.
     """
-    from gwasrep.io._bed_kernels import encode_bed
+    from gwasrep.io._bed_kernels import encode_bed  # numba, loaded only when writing
 
     prefix = Path(prefix)
     n, m = genotypes.shape

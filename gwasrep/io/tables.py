@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 
 from gwasrep.errors import InputError, preview
+from gwasrep.io.columns import ALIASES, find_column
 
 __all__ = [
+    "ID_COLUMNS",
     "Covariates",
     "Embeddings",
     "SampleKeys",
@@ -22,23 +24,33 @@ __all__ = [
     "read_embeddings",
     "read_id_list",
     "read_table",
+    "read_variant_ids",
+    "read_variant_list",
 ]
 
 META_PREFIX = "meta_"
+#: Columns read as text from CSV/TSV files, so that IDs such as ``007`` keep their form.
+ID_COLUMNS = ("sample_id", "FID", "IID", *ALIASES["ID"])
 
 
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a Parquet, CSV (``.csv``) or whitespace/tab-delimited table with a header."""
+def read_table(path: str | os.PathLike, *, str_columns=ID_COLUMNS) -> pd.DataFrame:
+    """Read a Parquet, CSV (``.csv``) or whitespace/tab-delimited table with a header.
+
+    The columns named in ``str_columns`` are read as text from CSV/TSV files; a leading
+    ``#`` is stripped from column names (``#CHROM`` -> ``CHROM``).
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")
+    dtype = {c: str for c in str_columns}
+    dtype.update({"#" + c: str for c in str_columns})
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             df = pd.read_parquet(path)
         elif path.suffix.lower() == ".csv":
-            df = pd.read_csv(path, sep=",", na_values=["NA", "nan", "NaN", ""])
+            df = pd.read_csv(path, sep=",", na_values=["NA", "nan", "NaN", ""], dtype=dtype)
         else:
-            df = pd.read_csv(path, sep=r"\s+", na_values=["NA", "nan", "NaN", ""])
+            df = pd.read_csv(path, sep=r"\s+", na_values=["NA", "nan", "NaN", ""], dtype=dtype)
     except Exception as exc:  # parse errors of every reader end here with the file named
         raise InputError(f"{path}: could not read table: {str(exc).splitlines()[0]}") from None
     df.columns = [str(c).lstrip("#") for c in df.columns]
@@ -177,3 +189,17 @@ def read_variant_list(path: str | os.PathLike) -> set[str]:
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     return {ln.split()[0] for ln in path.read_text().splitlines() if ln.strip()}
+
+
+def read_variant_ids(path: str | os.PathLike) -> set[str]:
+    """Variant IDs from a table with an ID column (a gwasrep panel, sumstats: Parquet, TSV,
+    CSV) or from a plain list, one ID per line."""
+    path = Path(path)
+    if path.suffix.lower() in (".parquet", ".pq", ".tsv", ".csv"):
+        df = read_table(path)
+        col = find_column(df.columns, "ID")
+        if col is None:
+            raise InputError(f"{path}: expected an ID (or SNP) column; found "
+                             f"{preview(df.columns, 10)}")
+        return set(df[col].astype(str))
+    return read_variant_list(path)

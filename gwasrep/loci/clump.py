@@ -19,22 +19,18 @@ matrix is built.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gwasrep.errors import InputError, preview
+from gwasrep.io.clumped import CLUMPED_COLUMNS
 from gwasrep.io.plink import PlinkFileset, read_dosages
 from gwasrep.loci._ld_kernels import clump_greedy, genotype_bits
 
-__all__ = ["CLUMPED_COLUMNS", "ClumpResult", "clump", "founders", "read_pvalues", "run_clump",
-           "write_clumped"]
+__all__ = ["MEMBER_COLUMNS", "R2_MODES", "ClumpResult", "clump", "founders"]
 
-CLUMPED_COLUMNS = ["CHR", "F", "SNP", "BP", "P", "TOTAL", "NSIG", "S05", "S01", "S001", "S0001",
-                   "SP2"]
 R2_MODES = ("em", "unphased")
 MEMBER_COLUMNS = ["INDEX", "ID", "CHROM", "POS", "P", "IN_SP2"]
 
@@ -57,50 +53,6 @@ class ClumpResult:
         return len(self.clumps)
 
 
-def read_pvalues(table: pd.DataFrame | str | os.PathLike, *, snp_field: str = "ID",
-                 p_field: str = "P", source: str = "sumstats") -> tuple[pd.DataFrame, dict,
-                                                                        list[str]]:
-    """The (ID, P) pairs of a summary statistics table, validated.
-
-    Returns
-    -------
-    frame : DataFrame with columns ID (str) and P (float64), valid rows only
-    counts : dict with ``rows``, ``p_invalid``
-    notes : list of str
-
-    Raises
-    ------
-    InputError
-        Missing columns (the columns found are named) or duplicated IDs.
-    """
-    if not isinstance(table, pd.DataFrame):
-        path = Path(table)
-        if not path.exists():
-            raise InputError(f"{source}: file {path} not found")
-        if path.suffix == ".parquet":
-            table = pd.read_parquet(path)
-        else:
-            table = pd.read_csv(path, sep=r"\s+", dtype={snp_field: str})
-    missing = [c for c in (snp_field, p_field) if c not in table.columns]
-    if missing:
-        raise InputError(f"{source}: missing column{'s' if len(missing) > 1 else ''} "
-                         f"{', '.join(missing)}; found {preview(list(table.columns), 12)}")
-    ids = table[snp_field].astype(str).to_numpy()
-    dup = pd.Series(ids).duplicated(keep=False).to_numpy()
-    if dup.any():
-        raise InputError(f"{source}: {int(pd.Series(ids[dup]).nunique()):,} variant IDs appear "
-                         f"more than once (e.g. {preview(pd.unique(ids[dup]))}); expected "
-                         "one row per variant")
-    p = pd.to_numeric(table[p_field], errors="coerce").to_numpy(dtype=np.float64)
-    ok = np.isfinite(p) & (p >= 0) & (p <= 1)
-    notes = []
-    if not ok.all():
-        notes.append(f"{source}: {int((~ok).sum()):,} rows with a non-numeric p-value or one "
-                     f"outside [0, 1] skipped")
-    frame = pd.DataFrame({"ID": ids[ok], "P": p[ok]})
-    return frame, {"rows": len(table), "p_invalid": int((~ok).sum())}, notes
-
-
 def founders(fileset: PlinkFileset) -> np.ndarray:
     """Positions in the .fam of samples with PAT and MAT both 0."""
     fam = fileset.fam
@@ -118,7 +70,7 @@ def clump(pvals: pd.DataFrame, fileset: PlinkFileset, *, p1: float = 1e-4, p2: f
 
     Parameters
     ----------
-    pvals : DataFrame with columns ID and P (see :func:`read_pvalues`)
+    pvals : DataFrame with columns ID and P (see :func:`gwasrep.io.sumstats.read_pvalues`)
     p1, p2, r2, kb : float
         PLINK's ``--clump-p1/-p2/-r2/-kb`` (defaults are PLINK's).
     r2_mode : {"em", "unphased"}
@@ -238,39 +190,3 @@ def _tables(bim, bim_idx, p, clump_of, order, p2, counts, notes) -> ClumpResult:
                   .drop(columns=["_k", "_m"]).reset_index(drop=True))
     counts["clumps"] = n
     return ClumpResult(clumps=clumps, members=members_df, counts=counts, notes=notes)
-
-
-def write_clumped(result: ClumpResult, path: str | os.PathLike) -> Path:
-    """Write the clumps in PLINK's whitespace-aligned ``.clumped`` layout (atomically)."""
-    from gwasrep.io._atomic import atomic_write_text
-
-    t = result.clumps
-    lines = [" ".join(f"{c:>10}" for c in CLUMPED_COLUMNS)]
-    for r in t.itertuples(index=False):
-        lines.append(f"{r.CHR!s:>10} {r.F:>10} {r.SNP!s:>10} {r.BP:>10} {r.P:>10.3g} "
-                     f"{r.TOTAL:>10} {r.NSIG:>10} {r.S05:>10} {r.S01:>10} {r.S001:>10} "
-                     f"{r.S0001:>10} {r.SP2}")
-    atomic_write_text(path, "\n".join(lines) + "\n\n")
-    return Path(path)
-
-
-def run_clump(sumstats: str | os.PathLike, bed: str | os.PathLike, out: str | os.PathLike, *,
-              p1: float = 1e-4, p2: float = 1e-2, r2: float = 0.5, kb: float = 250.0,
-              r2_mode: str = "em", snp_field: str = "ID", p_field: str = "P") -> ClumpResult:
-    """``gwasrep clump``: read, clump and write ``OUT.clumped``, ``OUT.clumped.parquet``
-    and ``OUT.clump_members.parquet`` (data_specs/clumps.md)."""
-    from gwasrep.io._atomic import atomic_path
-    from gwasrep.io.plink import open_plink
-
-    fileset = open_plink(bed)
-    pvals, counts, notes = read_pvalues(sumstats, snp_field=snp_field, p_field=p_field)
-    res = clump(pvals, fileset, p1=p1, p2=p2, r2=r2, kb=kb, r2_mode=r2_mode)
-    res.counts = {**counts, **res.counts}
-    res.notes = notes + res.notes
-    out = Path(out)
-    write_clumped(res, out.with_name(out.name + ".clumped"))
-    for suffix, frame in ((".clumped.parquet", res.clumps), (".clump_members.parquet",
-                                                              res.members)):
-        with atomic_path(out.with_name(out.name + suffix)) as tmp:
-            frame.to_parquet(tmp, index=False)
-    return res

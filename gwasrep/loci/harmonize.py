@@ -15,26 +15,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from gwasrep.errors import InputError, preview
-
-__all__ = ["SUMSTATS_ALIASES", "align_alleles", "read_effect_table", "resolve_ambiguous"]
+__all__ = ["align_alleles", "resolve_ambiguous"]
 
 _COMP = str.maketrans("ACGTacgt", "TGCAtgca")
-#: Accepted alternative column names (first match wins).
-SUMSTATS_ALIASES = {
-    "ID": ["ID", "SNP", "RSID", "rsid", "MarkerName", "variant_id"],
-    "A1": ["A1", "EA", "EFFECT_ALLELE", "effect_allele", "Allele1", "ALT"],
-    "A2": ["A2", "OA", "OTHER_ALLELE", "other_allele", "Allele2", "NEA"],
-    "BETA": ["BETA", "beta", "Effect", "EFFECT"],
-    "SE": ["SE", "se", "StdErr", "STDERR"],
-    "P": ["P", "p", "PVAL", "P-value", "pval"],
-    "N": ["N", "OBS_CT", "n", "TotalSampleSize"],
-    "CHROM": ["CHROM", "CHR", "chr", "chromosome"],
-    "POS": ["POS", "BP", "pos", "base_pair_location"],
-    "EAF": ["EAF", "A1_FREQ", "FRQ", "Freq1", "effect_allele_frequency"],
-}
 
 
 def _complement(a: np.ndarray) -> np.ndarray:
@@ -42,7 +26,20 @@ def _complement(a: np.ndarray) -> np.ndarray:
 
 
 def align_alleles(a1, a2, ref_a1, ref_a2) -> tuple[np.ndarray, np.ndarray]:
-    """Status and sign (+1, -1, or 0 when unusable) of each variant against the reference."""
+    """Status and sign (+1, -1, or 0 when unusable) of each variant against the reference.
+
+    With ``a2=None`` only the effect allele is known (a panel with ID, A1, BETA): it is a
+    ``match`` when it is the reference's first allele, a ``swap`` when it is the second,
+    else a ``mismatch``; strands cannot be told apart without the other allele.
+    """
+    if a2 is None:
+        a1u = np.char.upper(np.asarray(a1, dtype=object).astype(str))
+        r1u = np.char.upper(np.asarray(ref_a1, dtype=object).astype(str))
+        r2u = np.char.upper(np.asarray(ref_a2, dtype=object).astype(str))
+        swap = (a1u == r2u) & (a1u != r1u)
+        status = np.where(a1u == r1u, "match", np.where(swap, "swap", "mismatch")).astype(object)
+        sign = np.where(status == "match", 1, np.where(swap, -1, 0)).astype(np.int8)
+        return status, sign
     a1 = np.asarray(a1, dtype=object).astype(str)
     a2 = np.asarray(a2, dtype=object).astype(str)
     r1 = np.asarray(ref_a1, dtype=object).astype(str)
@@ -82,55 +79,3 @@ def resolve_ambiguous(eaf: np.ndarray, ref_freq: np.ndarray, *,
           & (np.minimum(ref, 1 - ref) < max_maf))
     same = (eaf > 0.5) == (ref > 0.5)
     return np.where(ok, np.where(same, 1, -1), 0).astype(np.int8)
-
-
-def read_effect_table(path, *, source: str | None = None, beta_col: str | None = None,
-                      se_col: str | None = None, p_col: str | None = None,
-                      require=("ID", "A1", "A2", "BETA", "SE")) -> pd.DataFrame:
-    """Read summary statistics with effects and standardize the column names.
-
-    Columns are found by :data:`SUMSTATS_ALIASES` (or the explicit ``*_col``);
-    gwasrep's own files (A1 plus REF/ALT) get ``A2`` as the other allele.
-
-    Raises
-    ------
-    InputError
-        Missing required columns (the columns found are named), duplicated IDs.
-    """
-    from pathlib import Path
-
-    path = Path(path)
-    source = source or path.name
-    if not path.exists():
-        raise InputError(f"{source}: file {path} not found")
-    from gwasrep.io.tables import read_table
-
-    raw = read_table(path)  # strips a leading '#' from column names
-    cols = {}
-    explicit = {"BETA": beta_col, "SE": se_col, "P": p_col}
-    for key, names in SUMSTATS_ALIASES.items():
-        if explicit.get(key):
-            names = [explicit[key]]
-        hit = next((n for n in names if n in raw.columns), None)
-        if hit is not None:
-            cols[key] = hit
-    if "A2" not in cols and {"A1", "REF", "ALT"} <= set(raw.columns):
-        raw = raw.assign(_A2=np.where(raw["A1"] == raw["ALT"], raw["REF"], raw["ALT"]))
-        cols["A2"] = "_A2"
-    missing = [k for k in require if k not in cols]
-    if missing:
-        raise InputError(f"{source}: missing column{'s' if len(missing) > 1 else ''} "
-                         f"{', '.join(missing)}; found {preview(list(raw.columns), 14)}")
-    out = pd.DataFrame({k: raw[v].to_numpy() for k, v in cols.items()})
-    out["ID"] = out["ID"].astype(str)
-    for k in ("A1", "A2"):
-        if k in out:
-            out[k] = out[k].astype(str)
-    for k in ("BETA", "SE", "P", "N", "EAF", "POS"):
-        if k in out:
-            out[k] = pd.to_numeric(out[k], errors="coerce")
-    dup = out["ID"].duplicated(keep=False)
-    if dup.any():
-        raise InputError(f"{source}: {int(out['ID'][dup].nunique()):,} variant IDs appear more "
-                         f"than once (e.g. {preview(out['ID'][dup].unique())})")
-    return out

@@ -13,7 +13,6 @@ Per variant, with ``w_i = 1 / SE_i^2``::
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,9 +20,9 @@ import pandas as pd
 from scipy import special
 
 from gwasrep.errors import InputError
-from gwasrep.loci.harmonize import align_alleles, read_effect_table, resolve_ambiguous
+from gwasrep.loci.harmonize import align_alleles, resolve_ambiguous
 
-__all__ = ["MetaResult", "ivw_meta", "run_meta"]
+__all__ = ["MetaResult", "ivw_meta"]
 
 
 @dataclass
@@ -108,24 +107,3 @@ def ivw_meta(studies: list[pd.DataFrame], names: list[str] | None = None) -> Met
     for (study, reason), cnt in drop.groupby(["STUDY", "REASON"]).size().items():
         notes.append(f"{study}: {cnt:,} variants dropped ({reason})")
     return MetaResult(table=table, dropped=drop, notes=notes)
-
-
-def run_meta(paths: list[str | os.PathLike], out: str | os.PathLike, *,
-             beta_col: str | None = None, se_col: str | None = None) -> MetaResult:
-    """``gwasrep meta``: read, meta-analyse and write OUT (Parquet or TSV) and
-    OUT's ``.dropped.tsv`` (data_specs/meta.md)."""
-    from pathlib import Path
-
-    from gwasrep.io._atomic import atomic_path
-
-    studies = [read_effect_table(p, beta_col=beta_col, se_col=se_col) for p in paths]
-    res = ivw_meta(studies, [Path(p).name for p in paths])
-    out = Path(out)
-    with atomic_path(out) as tmp:
-        if out.suffix == ".parquet":
-            res.table.to_parquet(tmp, index=False)
-        else:
-            res.table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    with atomic_path(out.with_name(out.stem + ".dropped.tsv")) as tmp:
-        res.dropped.to_csv(tmp, sep="\t", index=False)
-    return res

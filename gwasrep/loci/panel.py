@@ -14,19 +14,17 @@ Every variant that passes step 1 and is not in the panel is listed with a reason
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gwasrep.errors import InputError
-from gwasrep.io.plink import PlinkFileset, open_plink, read_dosages
+from gwasrep.io.plink import PlinkFileset, read_dosages
 from gwasrep.loci.clump import clump
-from gwasrep.loci.harmonize import align_alleles, read_effect_table, resolve_ambiguous
+from gwasrep.loci.harmonize import align_alleles, resolve_ambiguous
 
-__all__ = ["PANEL_COLUMNS", "PanelResult", "build_panel", "run_panel"]
+__all__ = ["PANEL_COLUMNS", "PanelResult", "build_panel"]
 
 PANEL_COLUMNS = ["ID", "CHROM", "POS", "A1", "A2", "BETA", "SE", "P", "SOURCE"]
 
@@ -44,7 +42,8 @@ class PanelResult:
 def build_panel(external: pd.DataFrame, fileset: PlinkFileset, *, p: float = 1e-5,
                 r2: float = 0.05, kb: float = 5000.0, source: str = "external",
                 r2_mode: str = "em") -> PanelResult:
-    """Build a panel from standardized external sumstats (see :func:`read_effect_table`)."""
+    """Build a panel from standardized external sumstats (see
+    :func:`gwasrep.io.sumstats.read_effect_table`)."""
     if "P" not in external:
         raise InputError(f"{source}: missing column P")
     bim = fileset.bim
@@ -117,20 +116,3 @@ def build_panel(external: pd.DataFrame, fileset: PlinkFileset, *, p: float = 1e-
         counts[f"dropped_{reason}"] = int(cnt)
     return PanelResult(panel=panel[PANEL_COLUMNS].reset_index(drop=True), dropped=drop_df,
                        counts=counts, notes=notes)
-
-
-def run_panel(sumstats: str | os.PathLike, bed: str | os.PathLike, out: str | os.PathLike, *,
-              p: float = 1e-5, r2: float = 0.05, kb: float = 5000.0,
-              r2_mode: str = "em") -> PanelResult:
-    """``gwasrep panel``: write OUT (Parquet) and OUT's ``.dropped.tsv`` (data_specs/panel.md)."""
-    from gwasrep.io._atomic import atomic_path
-
-    ext = read_effect_table(sumstats, require=("ID", "A1", "A2", "BETA", "SE", "P"))
-    res = build_panel(ext, open_plink(bed), p=p, r2=r2, kb=kb, source=Path(sumstats).name,
-                      r2_mode=r2_mode)
-    out = Path(out)
-    with atomic_path(out) as tmp:
-        res.panel.to_parquet(tmp, index=False)
-    with atomic_path(out.with_name(out.stem + ".dropped.tsv")) as tmp:
-        res.dropped.to_csv(tmp, sep="\t", index=False)
-    return res

@@ -1,6 +1,6 @@
 """Method comparison: loci per method, recovery of reference loci, and unique loci.
 
-Definitions (the defaults; data_specs/loci_comparison.md):
+Definitions (the defaults; data_specs/loci.md):
 
 - **Loci of a method**: window loci of its significant variants
   (:func:`gwasrep.loci.windows.window_loci`, ``P <= threshold``).
@@ -16,15 +16,17 @@ Definitions (the defaults; data_specs/loci_comparison.md):
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gwasrep.errors import InputError
-from gwasrep.loci.windows import normalize_columns, window_loci
+from gwasrep.io.columns import normalize_columns
+from gwasrep.io.plink import read_dosages
+from gwasrep.loci._ld_kernels import pair_r2
+from gwasrep.loci.clump import founders
+from gwasrep.loci.windows import window_loci
 
 __all__ = ["COMPARISON_COLUMNS", "LociComparison", "compare_methods", "recovered",
            "unique_loci"]
@@ -61,10 +63,6 @@ def recovered(significant: pd.DataFrame, reference: pd.DataFrame, window_kb: flo
     if ld_r2 is None:
         return _near(significant["CHROM"], significant["POS"], reference["CHROM"],
                      reference["POS"].to_numpy() - w, reference["POS"].to_numpy() + w)
-    from gwasrep.io.plink import read_dosages
-    from gwasrep.loci._ld_kernels import pair_r2
-    from gwasrep.loci.clump import founders
-
     if fileset is None or "ID" not in reference.columns:
         raise InputError("the LD recovery rule needs --bed and reference IDs")
     ids = pd.Index(fileset.bim["ID"].to_numpy(dtype=object))
@@ -157,36 +155,3 @@ def compare_methods(sumstats: dict[str, pd.DataFrame], *, threshold: float = 5e-
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     loci = (pd.concat(loci_all, ignore_index=True) if loci_all else pd.DataFrame())
     return LociComparison(table=table, loci=loci, reference=ref, notes=notes)
-
-
-def plot_comparison(table: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Bar plot: loci, unique loci and recovered fraction per method."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from gwasrep.io._atomic import atomic_path
-
-    has_ref = table["N_REFERENCE"].gt(0).any()
-    fig, axes = plt.subplots(1, 2 if has_ref else 1, figsize=(9 if has_ref else 5, 3.6),
-                             squeeze=False)
-    x = np.arange(len(table))
-    ax = axes[0, 0]
-    ax.bar(x - 0.2, table["N_LOCI"], width=0.4, label="loci")
-    ax.bar(x + 0.2, table["N_UNIQUE"], width=0.4, label="unique loci")
-    ax.set_xticks(x, table["METHOD"], rotation=30, ha="right")
-    ax.set_ylabel("count")
-    ax.legend(frameon=False)
-    if has_ref:
-        ax = axes[0, 1]
-        ax.bar(x, table["RECOVERED_FRACTION"], color="tab:green")
-        ax.set_xticks(x, table["METHOD"], rotation=30, ha="right")
-        ax.set_ylim(0, 1)
-        ax.set_ylabel("reference loci recovered")
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
-    return path

@@ -13,16 +13,9 @@ import numpy as np
 import pandas as pd
 
 from gwasrep.errors import InputError
+from gwasrep.io.columns import normalize_columns
 
-__all__ = ["LOCUS_COLUMNS", "normalize_columns", "significance_threshold", "window_loci"]
-
-_RENAME = {"#CHROM": "CHROM", "CHR": "CHROM", "BP": "POS", "SNP": "ID"}
-
-
-def normalize_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """PLINK-style names (#CHROM, CHR, BP, SNP) to gwasrep's (CHROM, POS, ID)."""
-    ren = {k: v for k, v in _RENAME.items() if k in frame.columns and v not in frame.columns}
-    return frame.rename(columns=ren) if ren else frame
+__all__ = ["LOCUS_COLUMNS", "significance_threshold", "window_loci"]
 
 LOCUS_COLUMNS = ["LOCUS", "CHROM", "START", "END", "LEAD_ID", "LEAD_POS", "LEAD_P",
                  "N_VARIANTS"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from gwasrep.errors import InputError
+
 __all__ = ["scarf_corrupt"]
 
 
@@ -21,10 +23,10 @@ def scarf_corrupt(x: torch.Tensor, p: float = 0.1, generator: torch.Generator | 
     shares it).
     """
     if not 0 <= p <= 1:
-        raise ValueError(f"SCARF corruption rate: expected p in [0, 1]; found {p}")
+        raise InputError(f"SCARF corruption rate: expected p in [0, 1]; found {p}")
     b, m = x.shape
     if b < 2:
-        raise ValueError(f"SCARF needs at least 2 samples in a batch; found {b}")
+        raise InputError(f"SCARF needs at least 2 samples in a batch; found {b}")
     # Random draws on the generator's device (the CPU), so a seed gives the same
     # corruption whatever device the batch is on.
     mask = (torch.rand((b, m), generator=generator) < p).to(x.device)

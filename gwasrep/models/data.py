@@ -21,10 +21,15 @@ import pandas as pd
 import torch
 from torch.nn import functional
 
+from gwasrep.assoc.genotypes import center_dosages
 from gwasrep.errors import InputError, preview
+from gwasrep.io.plink import open_plink, read_dosages
+from gwasrep.io.samples import align_samples
+from gwasrep.io.tables import SampleKeys, read_id_list, read_table
+from gwasrep.loci.harmonize import align_alleles
 
-__all__ = ["ImageSource", "TrainData", "prepare_data", "random_split", "read_iids",
-           "read_images", "read_panel_genotypes"]
+__all__ = ["ImageSource", "TrainData", "channel_stats", "prepare_data", "random_split",
+           "read_iids", "read_images", "read_panel_genotypes"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".npy")
 
@@ -131,8 +136,6 @@ def read_images(path: str | os.PathLike, *, ids: str | os.PathLike | None = None
     suffix = path.suffix.lower()
     if suffix in (".npz", ".npy"):
         return _read_array(path, ids, resize)
-    from gwasrep.io.tables import read_table
-
     df = read_table(path)
     missing = [c for c in ("sample_id", "path") if c not in df.columns]
     if missing:
@@ -219,9 +222,6 @@ def read_panel_genotypes(bed, panel, fam_idx: np.ndarray) -> tuple[np.ndarray, n
 
     Returns ``(X (n, M) float32, beta (M,), variant IDs, notes)``.
     """
-    from gwasrep.io.plink import open_plink, read_dosages
-    from gwasrep.io.tables import read_table
-
     fs = open_plink(bed) if not hasattr(bed, "bim") else bed
     tab = read_table(panel) if not isinstance(panel, pd.DataFrame) else panel
     need = [c for c in ("ID", "A1", "BETA") if c not in tab.columns]
@@ -236,8 +236,9 @@ def read_panel_genotypes(bed, panel, fam_idx: np.ndarray) -> tuple[np.ndarray, n
     a1 = tab["A1"].astype(str).str.upper().to_numpy()
     bim_a1 = np.where(present, bim["A1"].reindex(ids).fillna("").str.upper().to_numpy(), "")
     bim_a2 = np.where(present, bim["A2"].reindex(ids).fillna("").str.upper().to_numpy(), "")
-    flip = present & (a1 == bim_a2) & (a1 != bim_a1)
-    match = present & ((a1 == bim_a1) | flip)
+    status, _ = align_alleles(a1, None, bim_a1, bim_a2)
+    flip = present & (status == "swap")
+    match = present & (status != "mismatch")
     n_absent, n_allele = int((~present).sum()), int((present & ~match).sum())
     if n_absent:
         notes.append(f"{n_absent:,} of {len(tab):,} panel variants are not in the .bim (or "
@@ -253,8 +254,7 @@ def read_panel_genotypes(bed, panel, fam_idx: np.ndarray) -> tuple[np.ndarray, n
     vidx = pos[~pos.index.duplicated(keep=False)].loc[ids[match]].to_numpy()
     X = read_dosages(fs, vidx, fam_idx, dtype=np.float32)
     X[:, flip[match]] = 2.0 - X[:, flip[match]]
-    mean = np.nanmean(np.where(np.isnan(X).all(axis=0, keepdims=True), 0.0, X), axis=0)
-    X = np.where(np.isnan(X), mean[None, :], X) - mean[None, :]
+    X = center_dosages(X, len(fam_idx), dtype=np.float32).Gc
     beta = tab["BETA"].to_numpy(dtype=np.float32)[match]
     if not np.isfinite(beta).all():
         raise InputError(f"{panel}: BETA has {int((~np.isfinite(beta)).sum())} missing or "
@@ -306,8 +306,6 @@ class TrainData:
 
 def read_iids(path) -> np.ndarray:
     """The IIDs of a sample list (IID, or FID IID, per line): images are keyed by IID."""
-    from gwasrep.io.tables import read_id_list
-
     return np.array([k.split("\t")[-1] for k in read_id_list(path).keys])
 
 
@@ -326,17 +324,12 @@ def prepare_data(images: ImageSource, *, bed=None, panel=None, split=None, val=N
     ``val`` or are a seeded ``val_fraction`` of them. Without ``split`` the shared
     samples are split at random into train / ``val_fraction`` / ``test_fraction``.
     """
-    from gwasrep.io.tables import SampleKeys
-
     notes: list[str] = []
     img_ids = pd.unique(images.sample_ids)
     ids = np.asarray(img_ids)
     genotypes = beta = None
     variant_ids: list[str] = []
     if bed is not None:
-        from gwasrep.io.plink import open_plink
-        from gwasrep.io.samples import align_samples
-
         fs = open_plink(bed)
         al = align_samples(fs.fam, {"images": SampleKeys(keys=ids.astype(str), paired=False)})
         ids = ids[al.rows["images"]]
@@ -349,8 +342,6 @@ def prepare_data(images: ImageSource, *, bed=None, panel=None, split=None, val=N
         notes += gnotes
     tgt = None
     if target is not None:
-        from gwasrep.io.tables import read_table
-
         df = read_table(target)
         if "sample_id" not in df.columns or target_col not in df.columns:
             raise InputError(f"{target}: expected columns sample_id and {target_col!r}; found "
@@ -395,3 +386,11 @@ def prepare_data(images: ImageSource, *, bed=None, panel=None, split=None, val=N
     return TrainData(images=images, sample_ids=ids, image_rows=image_rows_by_sample(images, ids),
                      splits=splits, genotypes=genotypes, beta=beta, variant_ids=variant_ids,
                      target=tgt, notes=notes)
+
+
+def channel_stats(data: TrainData, limit: int = 2048) -> tuple[list[float], list[float]]:
+    """Per-channel mean and sd of the first image of up to ``limit`` training samples."""
+    pos = data.splits["train"][:limit]
+    x = data.images.load(np.array([data.image_rows[p][0] for p in pos])).to(torch.float64)
+    sd = x.std(dim=(0, 2, 3))
+    return x.mean(dim=(0, 2, 3)).tolist(), torch.where(sd > 0, sd, torch.ones_like(sd)).tolist()

@@ -17,17 +17,24 @@ Genotype side:
   baseline's encoder.
 - :class:`MLPGenotype`: ContIG's H1 (``Linear(M, 2048) -> ReLU -> BatchNorm``) followed
   by a projector.
+
+Decoder (VAE, autoencoder): :class:`Decoder`, a linear layer then stride-2 transposed
+convolutions back to (C, H, W).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn import functional
 
-__all__ = ["AttentionPool", "FrozenBackbone", "LinearGenotype", "MLPGenotype", "ResNet",
-           "SmallCNN", "build_backbone", "load_backbone", "projector"]
+from gwasrep.errors import InputError
+
+__all__ = ["AttentionPool", "Decoder", "FrozenBackbone", "LinearGenotype", "MLPGenotype",
+           "ResNet", "SmallCNN", "build_backbone", "load_backbone", "projector"]
 
 
 def projector(n_in: int, n_out: int, hidden: int | None = None) -> nn.Sequential:
@@ -97,7 +104,7 @@ class ResNet(nn.Module):
     def __init__(self, depth: int = 18, in_channels: int = 3):
         super().__init__()
         if depth not in RESNET_LAYOUTS:
-            raise ValueError(f"ResNet depth: expected one of {sorted(RESNET_LAYOUTS)}; "
+            raise InputError(f"ResNet depth: expected one of {sorted(RESNET_LAYOUTS)}; "
                              f"found {depth}")
         block, counts = RESNET_LAYOUTS[depth]
         layers: list[nn.Module] = [*_conv_bn(in_channels, 64, stride=2, k=7),
@@ -157,7 +164,7 @@ class FrozenBackbone(nn.Module):
         super().__init__()
         self.path = str(path)
         if not Path(self.path).is_file():
-            raise ValueError(f"image encoder backbone {self.path}: file not found")
+            raise InputError(f"image encoder backbone {self.path}: file not found")
         # Held in a list, outside the parameter tree: neither trained nor saved.
         self._script = [load_backbone(self.path)]
         for p in self._script[0].parameters():
@@ -165,7 +172,7 @@ class FrozenBackbone(nn.Module):
         with torch.no_grad():
             probe = self._script[0](torch.zeros(2, in_channels, *image_size))
         if probe.dim() not in (2, 3):
-            raise ValueError(f"{path}: the backbone must return (B, F) or (B, T, F); "
+            raise InputError(f"{path}: the backbone must return (B, F) or (B, T, F); "
                              f"found shape {tuple(probe.shape)}")
         self.out_features = int(probe.shape[-1])
         self.pool = AttentionPool(self.out_features) if probe.dim() == 3 else None
@@ -188,7 +195,7 @@ def build_backbone(name: str, in_channels: int, image_size: tuple[int, int]) -> 
         return ResNet(int(name[6:]), in_channels)
     if name.startswith(("backbone:", "torchscript:")):
         return FrozenBackbone(name.split(":", 1)[1], in_channels, image_size)
-    raise ValueError(f"image encoder: expected cnn, resnet18, resnet50 or backbone:PATH; "
+    raise InputError(f"image encoder: expected cnn, resnet18, resnet50 or backbone:PATH; "
                      f"found {name!r}")
 
 
@@ -215,7 +222,7 @@ class LinearGenotype(nn.Module):
         if beta is not None:
             beta = torch.as_tensor(beta, dtype=torch.float32).reshape(-1)
             if beta.numel() != n_variants:
-                raise ValueError(f"expected {n_variants} effect sizes; found {beta.numel()}")
+                raise InputError(f"expected {n_variants} effect sizes; found {beta.numel()}")
             e = torch.randn(dim, n_variants, generator=generator)
             e[0] = 1.0
             with torch.no_grad():
@@ -237,3 +244,27 @@ class MLPGenotype(nn.Module):
 
     def forward(self, x):
         return self.head(self.h1(x))
+
+
+class Decoder(nn.Module):
+    """``Linear -> (64, h0, w0)`` then stride-2 transposed convolutions up to (C, H, W)."""
+
+    def __init__(self, dim: int, shape: tuple[int, int, int]):
+        super().__init__()
+        c, h, w = shape
+        self.n_up = max(1, min(5, int(math.log2(max(min(h, w), 8) / 4))))
+        self.h0, self.w0 = math.ceil(h / 2 ** self.n_up), math.ceil(w / 2 ** self.n_up)
+        self.shape = shape
+        self.fc = nn.Linear(dim, 64 * self.h0 * self.w0)
+        layers, ch = [], 64
+        for _ in range(self.n_up):
+            nxt = max(16, ch // 2)
+            layers += [nn.ConvTranspose2d(ch, nxt, 4, stride=2, padding=1), nn.BatchNorm2d(nxt),
+                       nn.ReLU(inplace=True)]
+            ch = nxt
+        layers.append(nn.Conv2d(ch, c, 3, padding=1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z):
+        x = self.net(functional.relu(self.fc(z)).reshape(-1, 64, self.h0, self.w0))
+        return x[:, :, :self.shape[1], :self.shape[2]]

@@ -27,8 +27,10 @@ from collections.abc import Callable, Sequence
 import torch
 from torch.nn import functional
 
-__all__ = ["AUGMENTATIONS", "build_augment", "color_jitter", "gaussian_blur", "hflip",
-           "random_erasing", "random_resized_crop", "resized_crop", "rotate"]
+from gwasrep.errors import InputError
+
+__all__ = ["AUGMENTATIONS", "ChannelNorm", "build_augment", "color_jitter", "gaussian_blur",
+           "hflip", "random_erasing", "random_resized_crop", "resized_crop", "rotate"]
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -191,7 +193,7 @@ def build_augment(names: Sequence[str]) -> Augment:
     """Compose named augmentations, applied in the order given (``[]`` is the identity)."""
     unknown = [n for n in names if n not in AUGMENTATIONS]
     if unknown:
-        raise ValueError(f"unknown augmentation {', '.join(unknown)}; expected some of "
+        raise InputError(f"unknown augmentation {', '.join(unknown)}; expected some of "
                          f"{', '.join(AUGMENTATIONS)}")
     ops = [AUGMENTATIONS[n] for n in names]
 
@@ -201,3 +203,15 @@ def build_augment(names: Sequence[str]) -> Augment:
         return x
 
     return augment
+
+
+class ChannelNorm:
+    """``(x - mean) / sd`` per channel: the normalization a run stores in its config.json and
+    applies to every image, in training (after augmentation) and at export."""
+
+    def __init__(self, mean, sd, device: str | torch.device = "cpu"):
+        self.mean = torch.tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1).to(device)
+        self.sd = torch.tensor(sd, dtype=torch.float32).reshape(1, -1, 1, 1).to(device)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.sd

@@ -2,8 +2,8 @@
 
 A run directory (``data_specs/train_run.md``) holds:
 
-- ``config.json``: the :class:`TrainConfig`, the data description and the channel
-  normalization;
+- ``config.json``: the :class:`~gwasrep.models.config.TrainConfig`'s model fields, the data
+  description and the channel normalization;
 - ``train.txt``, ``val.txt`` (and ``test.txt`` for random splits): the sample IDs;
 - ``metrics.csv``: one row per epoch (train and validation loss, learning rate,
   temperature, samples/s);
@@ -26,100 +26,37 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from gwasrep.errors import GwasrepError, InputError, ResumeError
-from gwasrep.io._atomic import atomic_path, atomic_write_text
-from gwasrep.models.data import TrainData
-from gwasrep.models.imageops import build_augment
-from gwasrep.models.methods import METHODS, Batch, build_model
+from gwasrep.io.atomic import atomic_path, atomic_write_text
+from gwasrep.io.fingerprint import digest
+from gwasrep.models.config import MODEL_FIELDS, RUNTIME_KEYS, TrainConfig
+from gwasrep.models.data import TrainData, channel_stats
+from gwasrep.models.imageops import ChannelNorm, build_augment
+from gwasrep.models.methods import get_method, model_from_config
+from gwasrep.models.methods.base import Batch, ModelInputs
+from gwasrep.runs import Progress, RunResult
 
-__all__ = ["PROFILES", "TrainConfig", "TrainResult", "load_run", "resolve_device", "run_train",
-           "train"]
+__all__ = ["TrainResult", "evaluate_loss", "load_run", "resolve_device", "train"]
 
-#: Training profiles. ``paper`` is GEMCONT Sec. 3.4: AdamW (3e-4, 1e-4), 150 epochs,
-#: batch 1024, cosine schedule with a 10-epoch warm-up, SCARF p = 0.1, early-stopping
-#: patience 50 (supervised). ``quick`` is for trying things out.
-PROFILES = {
-    "paper": dict(epochs=150, batch_size=1024, lr=3e-4, weight_decay=1e-4, warmup_epochs=10,
-                  scarf_p=0.1, patience=50),
-    "quick": dict(epochs=20, batch_size=256, lr=1e-3, weight_decay=1e-4, warmup_epochs=2,
-                  scarf_p=0.1, patience=5),
-}
-#: Settings that may differ when resuming: they do not change the numbers on CPU.
-RUNTIME_KEYS = ("device", "workers")
 VAL_SEED_OFFSET = 7919
 
 
-@dataclass
-class TrainConfig:
-    """Everything that determines a training run (stored in ``config.json``)."""
+@dataclass(kw_only=True)
+class TrainResult(RunResult):
+    """A finished (or early-stopped) training run."""
 
-    method: str
-    encoder: str = "cnn"
-    geno_encoder: str = "linear"
-    dim: int = 128
-    profile: str = "paper"
-    epochs: int = 150
-    batch_size: int = 1024
-    lr: float = 3e-4
-    weight_decay: float = 1e-4
-    warmup_epochs: int = 10
-    augment: list[str] = field(default_factory=lambda: ["erasing"])
-    scarf_p: float = 0.1
-    temperature: float | None = None
-    kl_weight: float = 1.0
-    task: str = "regress"
-    patience: int = 50
-    seed: int = 0
-    device: str = "auto"
-    workers: int = 0
-
-    @classmethod
-    def from_profile(cls, method: str, profile: str = "paper", **overrides) -> TrainConfig:
-        """The profile's values, then every override that is not None.
-
-        The profile's warm-up is capped at ``epochs`` (a 5-epoch ``paper`` run warms up
-        for 5 epochs); an explicit ``warmup_epochs`` above ``epochs`` is an error.
-        """
-        if profile not in PROFILES:
-            raise ValueError(f"profile: expected one of {', '.join(PROFILES)}; found {profile!r}")
-        if method not in METHODS:
-            raise ValueError(f"method: expected one of {', '.join(METHODS)}; found {method!r}")
-        values = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
-        if overrides.get("warmup_epochs") is None:  # fewer epochs than the profile's warm-up
-            values["warmup_epochs"] = min(values["warmup_epochs"], values["epochs"])
-        cfg = cls(method=method, profile=profile, **values)
-        cfg.check()
-        return cfg
-
-    def check(self) -> None:
-        for name in ("epochs", "batch_size", "dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected >= 1; found {getattr(self, name)}")
-        if self.batch_size < 2:
-            raise ValueError(f"batch_size: contrastive and batch-norm models need >= 2; found "
-                             f"{self.batch_size}")
-        if not 0 <= self.warmup_epochs <= self.epochs:
-            raise ValueError(f"warmup_epochs: expected 0..epochs ({self.epochs}); found "
-                             f"{self.warmup_epochs}")
-        build_augment(self.augment)  # names checked here
-
-
-@dataclass
-class TrainResult:
     run_dir: Path
     config: TrainConfig
     #: One dict per finished epoch (the rows of metrics.csv).
     metrics: list[dict]
     epochs_run: int
     stopped_early: bool
-    notes: list[str]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -162,18 +99,18 @@ class _ImageBatches(torch.utils.data.Dataset):
 
 
 class _Runner:
-    """Holds the model, data tensors and normalization for training and embedding."""
+    """Holds the data tensors, normalization and augmentation of a training run."""
 
     def __init__(self, data: TrainData, cfg: TrainConfig, device: torch.device, norm,
                  target: np.ndarray | None = None):
         self.data, self.cfg, self.device = data, cfg, device
-        self.mean = torch.tensor(norm[0], dtype=torch.float32).reshape(1, -1, 1, 1).to(device)
-        self.std = torch.tensor(norm[1], dtype=torch.float32).reshape(1, -1, 1, 1).to(device)
-        self.genotypes = None if data.genotypes is None else torch.from_numpy(
-            _genetic_input(cfg.method, data.genotypes, data.beta))
+        spec = get_method(cfg.method)
+        self.normalize = ChannelNorm(norm[0], norm[1], device)
+        self.genotypes = None if data.genotypes is None or not spec.needs_genotypes else \
+            torch.from_numpy(spec.genetic_input(data.genotypes, data.beta))
         self.target = None if target is None else torch.from_numpy(target)
         base = build_augment(cfg.augment)
-        self.augment = lambda x, g: (base(x, g) - self.mean) / self.std
+        self.augment = lambda x, g: self.normalize(base(x, g))
 
     def plan(self, positions: np.ndarray, g: torch.Generator | None, shuffle: bool):
         """Batches of sample positions and, per batch, the image row drawn for each sample."""
@@ -199,26 +136,6 @@ class _Runner:
         return Batch(images=images.to(dev, non_blocking=True),
                      genotypes=None if self.genotypes is None else self.genotypes[pos].to(dev),
                      target=None if self.target is None else self.target[pos].to(dev))
-
-
-def _genetic_input(method: str, X: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    """Centred dosages, or for ``prs`` the z-scored score ``X beta`` as one column."""
-    if method != "prs":
-        return np.ascontiguousarray(X, dtype=np.float32)
-    s = X.astype(np.float64) @ beta.astype(np.float64)
-    sd = s.std()
-    if sd == 0:
-        raise InputError("the panel-weighted score is constant over the samples; the PRS "
-                         "baseline needs a panel with non-zero BETA and polymorphic variants")
-    return ((s - s.mean()) / sd).astype(np.float32)[:, None]
-
-
-def channel_stats(data: TrainData, limit: int = 2048) -> tuple[list[float], list[float]]:
-    """Per-channel mean and sd of the first image of up to ``limit`` training samples."""
-    pos = data.splits["train"][:limit]
-    x = data.images.load(np.array([data.image_rows[p][0] for p in pos])).to(torch.float64)
-    sd = x.std(dim=(0, 2, 3))
-    return x.mean(dim=(0, 2, 3)).tolist(), torch.where(sd > 0, sd, torch.ones_like(sd)).tolist()
 
 
 def _lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
@@ -257,19 +174,14 @@ def _data_description(data: TrainData, norm, inputs: dict, classes: list[str] | 
         "channel_mean": norm[0], "channel_sd": norm[1],
         "n_samples": {k: int(len(v)) for k, v in data.splits.items()},
         "n_variants": data.n_variants,
-        "variant_ids_sha1": _sha1("\n".join(data.variant_ids)),
-        "split_ids_sha1": _sha1("\n".join(f"{k}:{','.join(data.sample_ids[v])}"
-                                          for k, v in sorted(data.splits.items()))),
+        "variant_ids_sha1": digest("\n".join(data.variant_ids), algorithm="sha1"),
+        "split_ids_sha1": digest("\n".join(f"{k}:{','.join(data.sample_ids[v])}"
+                                           for k, v in sorted(data.splits.items())),
+                                 algorithm="sha1"),
     }
     if classes is not None:
         desc["classes"] = classes
     return desc
-
-
-def _sha1(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha1(text.encode()).hexdigest()
 
 
 def _check_resume(run_dir: Path, old: dict, cfg: TrainConfig, desc: dict) -> None:
@@ -277,7 +189,7 @@ def _check_resume(run_dir: Path, old: dict, cfg: TrainConfig, desc: dict) -> Non
     if old["config"]["method"] != cfg.method:
         raise ResumeError(f"{run_dir} holds a {old['config']['method']} run; cannot resume it as "
                           f"{cfg.method} (choose another --out)")
-    diff = [k for k, v in asdict(cfg).items()
+    diff = [k for k, v in cfg.settings().items()
             if k not in RUNTIME_KEYS and old["config"].get(k) != v]
     if diff:
         raise ResumeError(f"{run_dir}: --resume with different settings: "
@@ -289,49 +201,24 @@ def _check_resume(run_dir: Path, old: dict, cfg: TrainConfig, desc: dict) -> Non
                               f"{old['data'].get(key)} -> {desc.get(key)})")
 
 
-def _encode_target(data: TrainData, cfg: TrainConfig
-                   ) -> tuple[np.ndarray | None, list[str] | None]:
-    """The supervised target as class codes (int64) and their labels, or standardized
-    on the training split (float32) with no labels; (None, None) for other methods."""
-    if cfg.method != "supervised":
-        return None, None
-    if data.target is None:
-        raise InputError("method supervised needs a target (--target FILE --target-col NAME)")
-    if cfg.task == "classify":
-        classes, codes = np.unique(np.asarray(data.target).astype(str), return_inverse=True)
-        if len(classes) < 2:
-            raise InputError(f"the classification target has a single class ({classes[0]!r})")
-        return codes.astype(np.int64), [str(c) for c in classes]
-    try:
-        t = np.asarray(data.target, dtype=np.float64)
-    except ValueError:
-        raise InputError("the regression target is not numeric; use --task classify for "
-                         "labels") from None
-    if not np.isfinite(t).all():
-        raise InputError("the regression target has non-finite values")
-    sd = t[data.splits["train"]].std()
-    t = (t - t[data.splits["train"]].mean()) / (sd if sd > 0 else 1.0)
-    return t.astype(np.float32), None
-
-
 def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resume: bool = False,
-          inputs: dict | None = None,
-          progress: Callable[[dict], None] | None = None) -> TrainResult:
+          inputs: dict | None = None, progress: Progress | None = None) -> TrainResult:
     """Train ``cfg.method`` on ``data`` in ``run_dir`` (see the module docstring).
 
-    ``progress`` is called after every step with ``epoch``, ``step``, ``steps``, ``loss``
-    and ``samples_per_s``, and after every epoch with the metrics row (``val_loss`` set).
+    ``progress`` reports stage ``epoch`` after every step (in steps, with ``loss`` and
+    ``samples_per_s``) and stage ``epochs`` after every epoch (with the metrics row and a
+    ``message`` line).
     """
     run_dir = Path(run_dir)
     cfg.check()
-    need = METHODS[cfg.method]
-    if need["genotypes"] and data.genotypes is None:
+    spec = get_method(cfg.method)
+    if spec.needs_genotypes and data.genotypes is None:
         raise InputError(f"method {cfg.method} needs genotypes (--bed and --panel)")
     device = resolve_device(cfg.device)
     if len(data.splits["train"]) < 2:
         raise InputError(f"the train split has {len(data.splits['train'])} sample; contrastive "
                          "and batch-norm models need at least 2")
-    target, classes = _encode_target(data, cfg)
+    target, classes = spec.prepare_target(data, cfg) if spec.target else (None, None)
     ckpt_path = run_dir / "checkpoint.pt"
     existing = (run_dir / "config.json").is_file()
     if existing:
@@ -351,14 +238,13 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
             atomic_write_text(run_dir / f"{name}.txt", "".join(f"{s}\n" for s in
                                                                data.sample_ids[pos]))
         atomic_write_text(run_dir / "config.json", json.dumps(
-            {"config": asdict(cfg), "data": desc, "torch": torch.__version__}, indent=2) + "\n")
+            {"config": cfg.settings(), "data": desc, "torch": torch.__version__},
+            indent=2) + "\n")
 
-    model = build_model(cfg.method, tuple(data.images.out_shape), encoder=cfg.encoder,
-                        dim=cfg.dim, n_variants=data.n_variants,
-                        beta=None if data.beta is None else torch.from_numpy(data.beta),
-                        geno_encoder=cfg.geno_encoder, temperature=cfg.temperature,
-                        scarf_p=cfg.scarf_p, kl_weight=cfg.kl_weight, task=cfg.task,
-                        n_classes=len(classes or []), seed=cfg.seed).to(device)
+    model = model_from_config(cfg, ModelInputs(
+        image_shape=tuple(data.images.out_shape), n_variants=data.n_variants,
+        beta=None if data.beta is None else torch.from_numpy(data.beta),
+        n_classes=len(classes or []))).to(device)
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() > 1]
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -375,7 +261,7 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
     runner = _Runner(data, cfg, device, norm, target)
     train_pos, val_pos = data.splits["train"], data.splits["val"]
     steps = len(_batches(len(train_pos), cfg.batch_size, None))
-    stopped = state["bad_epochs"] >= cfg.patience and cfg.method == "supervised"
+    stopped = spec.early_stopping and state["bad_epochs"] >= cfg.patience
     notes = list(data.notes)
     for epoch in range(state["epoch"], cfg.epochs):
         if stopped:
@@ -401,8 +287,8 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
             seen += len(pos)
             total += loss.item() * len(pos)
             if progress:
-                progress({"epoch": epoch + 1, "epochs": cfg.epochs, "step": k + 1, "steps": steps,
-                          "loss": loss.item(), "samples_per_s": seen / (time.perf_counter() - t0)})
+                progress(k + 1, steps, "epoch", epoch=epoch + 1, epochs=cfg.epochs,
+                         loss=loss.item(), samples_per_s=seen / (time.perf_counter() - t0))
         seconds = time.perf_counter() - t0
         val_loss = evaluate_loss(model, runner, val_pos)
         row = {"epoch": epoch + 1, "train_loss": total / seen, "val_loss": val_loss,
@@ -413,24 +299,30 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
         state["epoch"] = epoch + 1
         if val_loss < state["best_val"]:
             state.update(best_val=val_loss, best_epoch=epoch + 1, bad_epochs=0)
-            if cfg.method == "supervised":
+            if spec.early_stopping:
                 _save(model.state_dict(), run_dir / "best.pt")
         else:
             state["bad_epochs"] += 1
-        stopped = cfg.method == "supervised" and state["bad_epochs"] >= cfg.patience
+        stopped = spec.early_stopping and state["bad_epochs"] >= cfg.patience
         _save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                "scaler": scaler.state_dict(), **state}, ckpt_path)
         _write_metrics(run_dir / "metrics.csv", state["metrics"])
         if progress:
-            progress({**row, "epochs": cfg.epochs, "done": True})
-    final = _load(run_dir / "best.pt", device) if cfg.method == "supervised" \
+            val = f"{val_loss:.4f}" if val_loss == val_loss else "n/a"
+            progress(epoch + 1, cfg.epochs, "epochs", **row,
+                     message=f"epoch {epoch + 1}/{cfg.epochs}: train loss {row['train_loss']:.4f}, "
+                             f"val loss {val}, {row['samples_per_s']:,.0f} samples/s")
+    final = _load(run_dir / "best.pt", device) if spec.early_stopping \
         and (run_dir / "best.pt").is_file() else model.state_dict()
     _save(final, run_dir / "model.pt")
     if stopped:
         notes.append(f"early stopping after epoch {state['epoch']}: no validation improvement "
                      f"for {cfg.patience} epochs; model.pt holds epoch {state['best_epoch']}")
     return TrainResult(run_dir=run_dir, config=cfg, metrics=state["metrics"],
-                       epochs_run=state["epoch"], stopped_early=stopped, notes=notes)
+                       epochs_run=state["epoch"], stopped_early=stopped, notes=notes,
+                       files={k: run_dir / f for k, f in (
+                           ("config", "config.json"), ("metrics", "metrics.csv"),
+                           ("checkpoint", "checkpoint.pt"), ("model", "model.pt"))})
 
 
 @torch.no_grad()
@@ -460,52 +352,11 @@ def load_run(run_dir: str | os.PathLike, device: str = "cpu"):
         raise InputError(f"{run_dir}: the run has not finished (no model.pt); resume it with "
                          "gwasrep train --resume")
     stored = json.loads(cfg_path.read_text())
-    known = {f.name for f in fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in stored["config"].items() if k in known})
+    cfg = TrainConfig(**{k: v for k, v in stored["config"].items() if k in MODEL_FIELDS})
     dev = resolve_device(device)
     desc = stored["data"]
-    model = build_model(cfg.method, tuple(desc["image_shape"]), encoder=cfg.encoder, dim=cfg.dim,
-                        n_variants=desc["n_variants"], geno_encoder=cfg.geno_encoder,
-                        temperature=cfg.temperature, scarf_p=cfg.scarf_p,
-                        kl_weight=cfg.kl_weight, task=cfg.task,
-                        n_classes=len(desc.get("classes", [])), seed=cfg.seed)
+    model = model_from_config(cfg, ModelInputs(image_shape=tuple(desc["image_shape"]),
+                                               n_variants=desc["n_variants"],
+                                               n_classes=len(desc.get("classes", []))))
     model.load_state_dict(_load(weights, "cpu"))
     return replace(cfg, device=device), desc, model.to(dev).eval()
-
-
-def run_train(method: str, images, out: str | os.PathLike, *, image_ids=None,
-              image_size: int | None = None, bed=None, panel=None, split=None, val=None,
-              val_fraction: float = 0.1, test_fraction: float = 0.2, target=None,
-              target_col: str | None = None, resume: bool = False, profile: str = "paper",
-              progress: Callable[[dict], None] | None = None, **overrides) -> TrainResult:
-    """Read the inputs, match and split the samples, and train (``gwasrep train``).
-
-    ``overrides`` are :class:`TrainConfig` fields; None keeps the profile's value.
-    """
-    from gwasrep.models.data import prepare_data, read_images
-
-    try:
-        cfg = TrainConfig.from_profile(method, profile, **overrides)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    if cfg.encoder.startswith(("backbone:", "torchscript:")):
-        p = Path(cfg.encoder.split(":", 1)[1])
-        if not p.is_file():
-            raise InputError(f"--encoder {cfg.encoder}: file not found")
-    resolve_device(cfg.device)  # fail before reading anything
-    need = METHODS[method]
-    if need["genotypes"] and (bed is None or panel is None):
-        raise InputError(f"method {method} needs genotypes: pass --bed and --panel")
-    if need["target"] and (target is None or target_col is None):
-        raise InputError("method supervised needs --target FILE and --target-col NAME")
-    src = read_images(images, ids=image_ids, image_size=image_size)
-    data = prepare_data(src, bed=bed if need["genotypes"] else None,
-                        panel=panel if need["genotypes"] else None, split=split, val=val,
-                        val_fraction=val_fraction, test_fraction=test_fraction, seed=cfg.seed,
-                        target=target if need["target"] else None, target_col=target_col)
-    inputs = {k: None if v is None else str(v) for k, v in
-              dict(images=images, image_ids=image_ids, bed=bed, panel=panel, split=split,
-                   val=val, target=target).items()}
-    inputs.update(target_col=target_col, image_size=image_size, val_fraction=val_fraction,
-                  test_fraction=test_fraction)
-    return train(data, cfg, out, resume=resume, inputs=inputs, progress=progress)

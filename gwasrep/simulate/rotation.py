@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from gwasrep.io.plink import write_plink
+
 __all__ = ["RotationTask", "simulate_rotation", "write_rotation_task"]
 
 
@@ -95,8 +97,6 @@ def write_rotation_task(out_dir: str | os.PathLike, task: RotationTask, *,
     The panel's BETA is the true effect plus N(0, ``beta_noise``^2) noise, standing in
     for an external GWAS estimate.
     """
-    from gwasrep.io.plink import write_plink
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed + 1)

@@ -1,50 +1,39 @@
 """``gwasrep mi``: read embeddings and genotypes, estimate MI, write OUT.mi.tsv and OUT.mi.json.
 
-The numerics are in :mod:`gwasrep.heritability.mi` (torch). Seeds finished by an
+The numerics are in :mod:`gwasrep.mi.estimator` (torch), imported when the run starts so
+that a missing torch is one clear error. Seeds finished by an
 interrupted run are kept in ``OUT.mi.partial.jsonl`` and reused when the same inputs
 and configuration are run again, so a killed run resumes with the same result.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from gwasrep.errors import InputError, preview
+from gwasrep.io.atomic import atomic_path, atomic_write_text
+from gwasrep.io.fingerprint import digest
+from gwasrep.io.plink import open_plink, read_dosages
+from gwasrep.io.samples import align_samples
+from gwasrep.io.tables import read_embeddings, read_id_list, read_variant_ids
+from gwasrep.runs import Progress, RunResult
+from gwasrep.system import physical_memory
 
-__all__ = ["MI_COLUMNS", "load_pairs", "run_mi"]
+if TYPE_CHECKING:  # torch is imported only when a run starts
+    from gwasrep.mi.estimator import CriticConfig, MIResult
+
+__all__ = ["MI_COLUMNS", "MIConfig", "MIRun", "fingerprint", "load_pairs", "run_mi"]
 
 MI_COLUMNS = ["SEED", "N_TRAIN", "N_EVAL", "JSE", "MI_JSE", "MI_INFONCE", "EPOCHS_JSE",
               "CONVERGED_JSE", "EPOCHS_INFONCE", "CONVERGED_INFONCE", "SECONDS"]
 #: Refuse genotype matrices above this fraction of RAM (float32); use --extract.
 MEMORY_FRACTION = 0.25
-
-
-def _variant_ids(path: Path) -> set[str]:
-    """IDs from a panel/sumstats table (ID or SNP column) or a plain list."""
-    from gwasrep.io.tables import read_table, read_variant_list
-
-    if path.suffix.lower() in (".parquet", ".pq", ".tsv", ".csv"):
-        df = read_table(path)
-        col = next((c for c in ("ID", "SNP") if c in df.columns), None)
-        if col is None:
-            raise InputError(f"{path}: expected an ID (or SNP) column; found "
-                             f"{preview(df.columns, 10)}")
-        return set(df[col].astype(str))
-    return read_variant_list(path)
-
-
-def _ram_bytes() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 8 << 30
 
 
 def load_pairs(emb_path, bed, *, extract=None, keep=None, meta_cols=None
@@ -53,10 +42,6 @@ def load_pairs(emb_path, bed, *, extract=None, keep=None, meta_cols=None
 
     Returns the two arrays, a description of the inputs and notes on what was dropped.
     """
-    from gwasrep.io.plink import open_plink, read_dosages
-    from gwasrep.io.samples import align_samples
-    from gwasrep.io.tables import read_embeddings, read_id_list
-
     emb = read_embeddings(emb_path, meta_cols=meta_cols)
     fs = open_plink(bed)
     al = align_samples(fs.fam, {"embeddings": emb.keys},
@@ -70,7 +55,7 @@ def load_pairs(emb_path, bed, *, extract=None, keep=None, meta_cols=None
         E = E[finite]
     ids = fs.bim["ID"].astype(str).to_numpy()
     if extract is not None:
-        wanted = _variant_ids(Path(extract))
+        wanted = read_variant_ids(extract)
         vidx = np.flatnonzero(np.isin(ids, list(wanted)))
         notes.append(f"--extract lists {len(wanted):,} variants, {len(vidx):,} in the .bim")
         if len(vidx) == 0:
@@ -80,7 +65,7 @@ def load_pairs(emb_path, bed, *, extract=None, keep=None, meta_cols=None
     else:
         vidx = np.arange(len(ids))
     need = al.n_used * len(vidx) * 4 * 3  # dosages plus two standardized copies
-    if need > MEMORY_FRACTION * _ram_bytes():
+    if need > MEMORY_FRACTION * physical_memory():
         raise InputError(f"the genotype matrix of {al.n_used:,} samples x {len(vidx):,} variants "
                          f"needs ~{need / 2**30:.1f} GiB, more than {MEMORY_FRACTION:.0%} of RAM; "
                          "select variants with --extract (e.g. a gwasrep panel)")
@@ -96,13 +81,11 @@ def load_pairs(emb_path, bed, *, extract=None, keep=None, meta_cols=None
     return E, X, info, notes
 
 
-def _fingerprint(E: np.ndarray, X: np.ndarray, cfg) -> str:
-    h = hashlib.sha1()
-    for a in (np.ascontiguousarray(E, dtype=np.float64), np.ascontiguousarray(X)):
-        h.update(str(a.shape).encode())
-        h.update(a.tobytes())
-    h.update(json.dumps(asdict(cfg), sort_keys=True).encode())
-    return h.hexdigest()
+def fingerprint(E: np.ndarray, X: np.ndarray, critic: CriticConfig) -> str:
+    """Digest of the pairs read and the critic's configuration: a finished seed is reused only
+    for the same data and critic."""
+    return digest(np.ascontiguousarray(E, dtype=np.float64), np.ascontiguousarray(X),
+                  asdict(critic), algorithm="sha1")
 
 
 def _seed_row(s) -> dict:
@@ -114,28 +97,57 @@ def _seed_row(s) -> dict:
     return row
 
 
-def run_mi(emb, bed, out, *, extract=None, keep=None, meta_cols=None, seeds=5, config=None,
-           progress=None):
-    """Estimate MI over ``seeds`` seeds (0..seeds-1); write OUT.mi.tsv and OUT.mi.json.
+@dataclass
+class MIConfig:
+    """``gwasrep mi``: MI between held-out embeddings and the genotypes of the same samples."""
 
-    Returns the :class:`~gwasrep.heritability.mi.MIResult` and notes.
+    #: Embeddings of held-out samples (data_specs/embeddings.md).
+    emb: Path
+    #: PLINK 1 fileset of the same samples.
+    bed: Path
+    #: Output prefix: OUT.mi.tsv (per seed) and OUT.mi.json.
+    out: Path
+    #: Variants to use: a gwasrep panel / table with ID, or one ID per line.
+    extract: Path | None = None
+    #: Samples to use (FID IID or IID per line).
+    keep: Path | None = None
+    meta_cols: list[str] | None = None
+    #: Number of seeds (split and initialization), 0..seeds-1.
+    seeds: int = 5
+    #: The critic's architecture and budget (:class:`gwasrep.mi.estimator.CriticConfig`);
+    #: None for its defaults.
+    critic: CriticConfig | None = None
+
+
+@dataclass(kw_only=True)
+class MIRun(RunResult):
+    """The estimate (:class:`gwasrep.mi.estimator.MIResult`) and the files written."""
+
+    result: MIResult = field(repr=False)
+
+
+def run_mi(cfg: MIConfig, *, progress: Progress | None = None) -> MIRun:
+    """Estimate MI over ``cfg.seeds`` seeds; write OUT.mi.tsv and OUT.mi.json (data_specs/mi.md).
+
+    ``progress`` reports stage ``training``, in epochs of the seeds' budget.
     """
     try:
         import torch
+
+        from gwasrep.mi.estimator import CriticConfig, SeedResult, estimate_mi
     except ImportError:
         raise InputError("gwasrep mi needs PyTorch: pip install 'gwasrep[torch]' "
                          "(on CPU-only machines install the CPU wheel of torch first)") from None
-    from gwasrep.heritability.mi import MIConfig, SeedResult, estimate_mi
-    from gwasrep.io._atomic import atomic_path, atomic_write_text
 
-    if seeds < 1:
-        raise InputError(f"--seeds: expected at least 1; found {seeds}")
-    cfg = config or MIConfig()
-    E, X, info, notes = load_pairs(emb, bed, extract=extract, keep=keep, meta_cols=meta_cols)
-    out = Path(out)
+    if cfg.seeds < 1:
+        raise InputError(f"--seeds: expected at least 1; found {cfg.seeds}")
+    critic = cfg.critic or CriticConfig()
+    E, X, info, notes = load_pairs(cfg.emb, cfg.bed, extract=cfg.extract, keep=cfg.keep,
+                                   meta_cols=cfg.meta_cols)
+    out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = {k: out.with_name(out.name + f".mi.{k}") for k in ("tsv", "json", "partial.jsonl")}
-    fp = _fingerprint(E, X, cfg)
+    fp = fingerprint(E, X, critic)
     done: dict[int, SeedResult] = {}
     partial = paths["partial.jsonl"]
     if partial.is_file():
@@ -155,8 +167,8 @@ def run_mi(emb, bed, out, *, extract=None, keep=None, meta_cols=None, seeds=5, c
         with open(partial, "a") as fh:
             fh.write(json.dumps({"fingerprint": fp, "seed": asdict(s)}) + "\n")
 
-    res = estimate_mi(E, X, seeds=tuple(range(seeds)), config=cfg, done=done, on_seed=on_seed,
-                      progress=progress)
+    res = estimate_mi(E, X, seeds=tuple(range(cfg.seeds)), config=critic, done=done,
+                      on_seed=on_seed, progress=progress)
     table = pd.DataFrame([_seed_row(s) for s in res.seeds], columns=MI_COLUMNS)
     with atomic_path(paths["tsv"]) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.8g")
@@ -164,4 +176,4 @@ def run_mi(emb, bed, out, *, extract=None, keep=None, meta_cols=None, seeds=5, c
            "torch": torch.__version__, "units": "nats"}
     atomic_write_text(paths["json"], json.dumps(doc, indent=2) + "\n")
     partial.unlink(missing_ok=True)
-    return res, notes
+    return MIRun(files={"tsv": paths["tsv"], "json": paths["json"]}, notes=notes, result=res)

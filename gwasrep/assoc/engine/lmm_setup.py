@@ -3,45 +3,41 @@
 :func:`prepare_lmm` is called by the engine before anything is written. It
 decides how the kinship is represented (and records why), builds one null
 model per group of variants (one group, or one per chromosome with LOCO) and
-returns the :class:`~gwasrep.assoc.lmm.LmmScan` of each group.
+returns the :class:`~gwasrep.assoc.lmm.scan.LmmScan` of each group.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from gwasrep.assoc import lmm
+from gwasrep.assoc.config import LMM_MODES, AssocConfig
 from gwasrep.assoc.kinship import GRM_KINDS, compute_grm_parts
+from gwasrep.assoc.lmm.eigen import eigen_from_kinship, eigen_from_standardized
+from gwasrep.assoc.lmm.null import (
+    LmmNull,
+    NonConvergenceError,
+    describe_nonconvergence,
+    fit_lmm_null,
+)
+from gwasrep.assoc.lmm.scan import LmmScan, make_lmm_scan
 from gwasrep.errors import InputError, preview
 from gwasrep.io.grm import grm_paths, read_grm
 from gwasrep.io.plink import PlinkFileset
 from gwasrep.io.tables import read_variant_list
+from gwasrep.runs import Progress
+from gwasrep.system import format_bytes, physical_memory
 
-__all__ = ["LMM_MODES", "LmmSetup", "choose_mode", "prepare_lmm"]
+__all__ = ["LmmSetup", "choose_mode", "prepare_lmm"]
 
 log = logging.getLogger("gwasrep")
 
-LMM_MODES = ("auto", "full", "lowrank")
 #: Share of physical memory the kinship representation may take.
 MEMORY_SHARE = 0.4
-
-
-def _physical_memory() -> int:
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 8 << 30
-
-
-def _size(n_bytes: float) -> str:
-    return f"{n_bytes / 2**30:.1f} GB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.0f} MB"
 
 
 def choose_mode(mode: str, n_samples: int, n_grm_variants: int | None, n_groups: int,
@@ -55,9 +51,9 @@ def choose_mode(mode: str, n_samples: int, n_grm_variants: int | None, n_groups:
     if mode not in LMM_MODES:
         raise InputError(f"--lmm {mode}: expected one of {', '.join(LMM_MODES)}")
     N = n_samples
-    budget = MEMORY_SHARE * (memory or _physical_memory())
+    budget = MEMORY_SHARE * (memory or physical_memory())
     full_bytes = 8.0 * (2 + n_groups) * N * N
-    gb = _size(full_bytes)
+    gb = format_bytes(full_bytes)
     if n_grm_variants is None:
         if mode == "lowrank":
             raise InputError("--lmm lowrank needs the GRM built from genotypes (the SVD of the "
@@ -76,11 +72,11 @@ def choose_mode(mode: str, n_samples: int, n_grm_variants: int | None, n_groups:
                               "scan is exact and costs O(N S M) instead of O(N^2 M)")
     if full_bytes <= budget:
         return "full", S, (f"N={N:,} fits a dense eigendecomposition in memory ({gb} of a "
-                           f"{_size(budget)} budget)")
+                           f"{format_bytes(budget)} budget)")
     S_fit = int(budget / (8.0 * (1 + n_groups) * N))
     S_fit = max(1, min(S_fit, N - 1))
     return "lowrank", S_fit, (f"N={N:,} is too large for a dense eigendecomposition ({gb} > "
-                              f"{_size(budget)} budget): low rank with S={S_fit:,} "
+                              f"{format_bytes(budget)} budget): low rank with S={S_fit:,} "
                               f"evenly spaced GRM variants out of {S:,}")
 
 
@@ -88,8 +84,8 @@ def choose_mode(mode: str, n_samples: int, n_grm_variants: int | None, n_groups:
 class LmmSetup:
     """The LMM of a run: one scan per group of variants."""
 
-    scans: tuple[lmm.LmmScan, ...]
-    nulls: tuple[lmm.LmmNull, ...]
+    scans: tuple[LmmScan, ...]
+    nulls: tuple[LmmNull, ...]
     #: Group name per scan: "all", or the chromosome left out with LOCO.
     group_names: tuple[str, ...]
     #: Group of every .bim variant (-1 for variants not tested), int16.
@@ -112,9 +108,9 @@ def _grm_from_file(prefix: Path, fam, fam_idx: np.ndarray) -> np.ndarray:
     return K[np.ix_(pos, pos)]
 
 
-def prepare_lmm(cfg, fileset: PlinkFileset, fam_idx: np.ndarray, Y: np.ndarray,
+def prepare_lmm(cfg: AssocConfig, fileset: PlinkFileset, fam_idx: np.ndarray, Y: np.ndarray,
                 F: np.ndarray | None, test_idx: np.ndarray, *, trait_names: list[str],
-                progress: Callable[..., None] | None = None) -> LmmSetup:
+                progress: Progress | None = None) -> LmmSetup:
     """Kinship, null fits and scans for ``cfg`` (an :class:`AssocConfig` with ``lmm`` set)."""
     if cfg.grm_kind not in GRM_KINDS:
         raise InputError(f"--grm-kind {cfg.grm_kind}: expected one of {', '.join(GRM_KINDS)}")
@@ -152,7 +148,7 @@ def prepare_lmm(cfg, fileset: PlinkFileset, fam_idx: np.ndarray, Y: np.ndarray,
         parts = compute_grm_parts(
             fileset, fam_idx, cand, kind=cfg.grm_kind, maf_min=cfg.grm_maf, loco=cfg.loco,
             keep_z=(mode == "lowrank"),
-            progress=(lambda d, t: progress(d, t, "kinship")) if progress else None)
+            progress=progress)
         if mode == "lowrank" and parts.n_variants >= N:  # pragma: no cover - guarded above
             mode = "full"
         meta["grm"] = {"source": "bed", "kind": cfg.grm_kind, "maf_min": cfg.grm_maf,
@@ -168,14 +164,14 @@ def prepare_lmm(cfg, fileset: PlinkFileset, fam_idx: np.ndarray, Y: np.ndarray,
     for gi, g in enumerate(groups):
         excl = None if g == "all" else g
         if parts is None:
-            eig = lmm.eigen_from_kinship(K, name=f"GRM {cfg.grm}")
+            eig = eigen_from_kinship(K, name=f"GRM {cfg.grm}")
         elif mode == "lowrank":
-            eig = lmm.eigen_from_standardized(parts.z_matrix(excl), scale=1.0)
+            eig = eigen_from_standardized(parts.z_matrix(excl), scale=1.0)
         else:
-            eig = lmm.eigen_from_kinship(parts.matrix(excl), name="GRM")
+            eig = eigen_from_kinship(parts.matrix(excl), name="GRM")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            null = lmm.fit_lmm_null(Y, F, eig, restricted=cfg.reml, trait_names=trait_names)
+            null = fit_lmm_null(Y, F, eig, restricted=cfg.reml, trait_names=trait_names)
         for w in caught:
             msg = str(w.message)
             if msg not in notes:
@@ -184,7 +180,7 @@ def prepare_lmm(cfg, fileset: PlinkFileset, fam_idx: np.ndarray, Y: np.ndarray,
         if not null.converged:
             bad.append((g, null))
         nulls.append(null)
-        scans.append(lmm.make_lmm_scan(null, Y, F))
+        scans.append(make_lmm_scan(null, Y, F))
         if g == "all":
             variant_group[test_idx] = gi
         else:
@@ -194,7 +190,7 @@ def prepare_lmm(cfg, fileset: PlinkFileset, fam_idx: np.ndarray, Y: np.ndarray,
     if bad and not cfg.allow_nonconverged:
         g, null = bad[0]
         where = "" if g == "all" else f" (LOCO without chromosome {g})"
-        raise lmm.NonConvergenceError(lmm.describe_nonconvergence(null) + where)
+        raise NonConvergenceError(describe_nonconvergence(null) + where)
     for g, _ in bad:
         notes.append(f"LMM null model{'' if g == 'all' else f' without chromosome {g}'} did "
                      "not converge; scanned anyway (--allow-nonconverged)")

@@ -10,7 +10,7 @@ matrix in memory,
   ``smiss[j] = sum over those samples of X_i``,
 
 from which the mean-imputed, centred cross-products follow in closed form
-(see :func:`gwasrep.assoc.lrt.block_moments_from_packed`). Samples that are not
+(see :func:`gwasrep.assoc.linear.block_moments_from_packed`). Samples that are not
 used have zero rows in ``X`` and zero ``mask``, so no per-sample gather is
 needed: each .bed byte is decoded with one table look-up.
 

@@ -1,4 +1,4 @@
-"""Manhattan and QQ plots (matplotlib, written atomically as PNG)."""
+"""Manhattan and QQ plots of association results (matplotlib, written atomically as PNG)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gwasrep.assoc.stats import lambda_gc
+from gwasrep.io.figures import pyplot, save_figure
+
 __all__ = ["manhattan", "qq"]
-
-
-def _figure():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _chrom_order(chroms: pd.Series) -> list[str]:
@@ -48,14 +42,6 @@ def _one_per_pixel(x: np.ndarray, y: np.ndarray, width: int = 4000, height: int 
     return keep
 
 
-def _save(fig, path: Path) -> Path:
-    from gwasrep.io._atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    return path
-
-
 def manhattan(sumstats: pd.DataFrame, path: str | os.PathLike, *, p_col: str = "P",
               threshold: float = 5e-8, title: str | None = None) -> Path:
     """Manhattan plot of ``-log10 p`` along the genome.
@@ -67,7 +53,7 @@ def manhattan(sumstats: pd.DataFrame, path: str | os.PathLike, *, p_col: str = "
     threshold : float
         Drawn as a dashed genome-wide significance line.
     """
-    plt = _figure()
+    plt = pyplot()
     df = sumstats[["CHROM", "POS", p_col]].copy()
     df["CHROM"] = df["CHROM"].astype(str)
     order = _chrom_order(df["CHROM"])
@@ -96,16 +82,12 @@ def manhattan(sumstats: pd.DataFrame, path: str | os.PathLike, *, p_col: str = "
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    out = _save(fig, Path(path))
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, dpi=110)
 
 
 def qq(pvalues: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
     """QQ plot of observed against expected ``-log10 p`` for one or more tests, with lambda GC."""
-    from gwasrep.assoc.engine import lambda_gc
-
-    plt = _figure()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 5))
     top = 1.0
     for label, p in pvalues.items():
@@ -123,6 +105,4 @@ def qq(pvalues: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
     ax.set_ylabel(r"observed $-\log_{10}\,p$")
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    out = _save(fig, Path(path))
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, dpi=110)

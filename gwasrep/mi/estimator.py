@@ -34,7 +34,7 @@ learns on it, with a validation slice for convergence) and an evaluation part th
 critic never saw. Training stops when the validation loss has not improved for
 ``patience`` epochs (converged) or after ``max_epochs`` (not converged); the best
 validation weights are kept. The architecture and budget are fixed by
-:class:`MIConfig` so numbers from different representations are comparable.
+:class:`CriticConfig` so numbers from different representations are comparable.
 """
 
 from __future__ import annotations
@@ -49,7 +49,10 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-__all__ = ["ESTIMATORS", "MIConfig", "MIResult", "SeedResult", "estimate_mi", "jse_loss",
+from gwasrep.errors import InputError
+from gwasrep.runs import Progress
+
+__all__ = ["ESTIMATORS", "CriticConfig", "MIResult", "SeedResult", "estimate_mi", "jse_loss",
            "infonce_loss", "mi_bounds"]
 
 ESTIMATORS = ("jse", "infonce")
@@ -57,7 +60,7 @@ LOG2 = math.log(2.0)
 
 
 @dataclass(frozen=True)
-class MIConfig:
+class CriticConfig:
     """Discriminator architecture and training budget (stored with every estimate)."""
 
     #: Hidden width of both MLPs (two softplus hidden layers each; a smooth activation
@@ -86,11 +89,11 @@ class MIConfig:
     def __post_init__(self):
         bad = [e for e in self.estimators if e not in ESTIMATORS]
         if bad or not self.estimators:
-            raise ValueError(f"--estimators: expected some of {ESTIMATORS}; found {bad or '()'}")
+            raise InputError(f"--estimators: expected some of {ESTIMATORS}; found {bad or '()'}")
         if not 0 < self.eval_fraction < 1 or not 0 < self.val_fraction < 1:
-            raise ValueError("eval_fraction and val_fraction must lie in (0, 1)")
+            raise InputError("eval_fraction and val_fraction must lie in (0, 1)")
         if not 0 <= self.geno_dropout < 1:
-            raise ValueError(f"--geno-dropout: expected a value in [0, 1); found "
+            raise InputError(f"--geno-dropout: expected a value in [0, 1); found "
                              f"{self.geno_dropout}")
 
 
@@ -113,7 +116,7 @@ class MIResult:
     """Estimates over seeds: per-seed records and mean/sd per quantity."""
 
     seeds: list[SeedResult]
-    config: MIConfig
+    config: CriticConfig
     n_pairs: int
     emb_dim: int
     geno_dim: int
@@ -134,7 +137,7 @@ class MIResult:
                 "seeds": [asdict(s) for s in self.seeds]}
 
 
-def _mlp(d_in: int, cfg: MIConfig, dropout: float = 0.0) -> nn.Module:
+def _mlp(d_in: int, cfg: CriticConfig, dropout: float = 0.0) -> nn.Module:
     head = [nn.Dropout(dropout)] if dropout > 0 else []
     return nn.Sequential(*head, nn.Linear(d_in, cfg.hidden), nn.Softplus(),
                          nn.Linear(cfg.hidden, cfg.hidden), nn.Softplus(),
@@ -144,7 +147,7 @@ def _mlp(d_in: int, cfg: MIConfig, dropout: float = 0.0) -> nn.Module:
 class Critic(nn.Module):
     """``d(e, x) = f(e) . g(x)``; :meth:`forward` gives the (B_e, B_x) score matrix."""
 
-    def __init__(self, emb_dim: int, geno_dim: int, cfg: MIConfig):
+    def __init__(self, emb_dim: int, geno_dim: int, cfg: CriticConfig):
         super().__init__()
         self.f = _mlp(emb_dim, cfg)
         self.g = _mlp(geno_dim, cfg, cfg.geno_dropout)
@@ -183,7 +186,7 @@ def mi_bounds(scores: torch.Tensor) -> dict[str, float]:
             "INFONCE": float((diag - torch.logsumexp(s, dim=1)).mean() + math.log(n))}
 
 
-def _train(critic: Critic, loss_fn, e_tr, x_tr, e_va, x_va, cfg: MIConfig,
+def _train(critic: Critic, loss_fn, e_tr, x_tr, e_va, x_va, cfg: CriticConfig,
            gen: torch.Generator, tick: Callable[[], None] | None) -> tuple[int, bool]:
     opt = torch.optim.AdamW(critic.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n = e_tr.shape[0]
@@ -226,7 +229,7 @@ def _standardize(a: np.ndarray) -> np.ndarray:
     return a / np.where(sd > 0, sd, 1.0)
 
 
-def _estimate_seed(E: torch.Tensor, X: torch.Tensor, seed: int, cfg: MIConfig,
+def _estimate_seed(E: torch.Tensor, X: torch.Tensor, seed: int, cfg: CriticConfig,
                    tick: Callable[[], None] | None) -> SeedResult:
     t0 = time.perf_counter()
     n = E.shape[0]
@@ -255,24 +258,24 @@ def _estimate_seed(E: torch.Tensor, X: torch.Tensor, seed: int, cfg: MIConfig,
 
 
 def estimate_mi(embeddings: np.ndarray, genotypes: np.ndarray, *, seeds=(0, 1, 2, 3, 4),
-                config: MIConfig | None = None, done: dict[int, SeedResult] | None = None,
+                config: CriticConfig | None = None, done: dict[int, SeedResult] | None = None,
                 on_seed: Callable[[SeedResult], None] | None = None,
-                progress: Callable[[int, int], None] | None = None) -> MIResult:
+                progress: Progress | None = None) -> MIResult:
     """MI (nats) between paired rows of ``embeddings`` (N, D) and ``genotypes`` (N, M).
 
     Both are standardized per column (missing genotypes, NaN, mean-imputed first).
     Seeds in ``done`` are reused (resume); ``on_seed`` is called after each new seed.
     """
-    cfg = config or MIConfig()
+    cfg = config or CriticConfig()
     E0 = np.asarray(embeddings, dtype=np.float64)
     X0 = np.asarray(genotypes, dtype=np.float64)
     if E0.ndim != 2 or X0.ndim != 2 or E0.shape[0] != X0.shape[0]:
-        raise ValueError(f"expected paired (N, D) and (N, M) arrays; found {E0.shape} and "
+        raise InputError(f"expected paired (N, D) and (N, M) arrays; found {E0.shape} and "
                          f"{X0.shape}")
     n = E0.shape[0]
     n_val = int(round((n - round(n * cfg.eval_fraction)) * cfg.val_fraction))
     if n_val < 2 or n - round(n * cfg.eval_fraction) - n_val < 2:
-        raise ValueError(f"expected enough pairs to train, validate and evaluate; found N = {n}")
+        raise InputError(f"expected enough pairs to train, validate and evaluate; found N = {n}")
     E = torch.from_numpy(_standardize(E0)).float()
     X = torch.from_numpy(_standardize(X0)).float()
     done = dict(done or {})
@@ -282,7 +285,7 @@ def estimate_mi(embeddings: np.ndarray, genotypes: np.ndarray, *, seeds=(0, 1, 2
     def tick():
         count[0] += 1
         if progress is not None:
-            progress(min(count[0], total), total)
+            progress(min(count[0], total), total, "training")
 
     results = []
     for seed in seeds:
@@ -293,7 +296,7 @@ def estimate_mi(embeddings: np.ndarray, genotypes: np.ndarray, *, seeds=(0, 1, 2
         # A seed that stopped early frees the rest of its epoch budget on the bar.
         count[0] += len(cfg.estimators) * cfg.max_epochs - sum(res.epochs.values())
         if progress is not None:
-            progress(min(count[0], total), total)
+            progress(min(count[0], total), total, "training")
         results.append(res)
         if on_seed is not None:
             on_seed(res)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gwasrep.assoc._scan_kernels import packed_crossprod
-from gwasrep.assoc.lmm import LmmScan, lmm_block_result
-from gwasrep.assoc.lrt import NullModel, block_moments_from_packed, scan_statistics
+from gwasrep.assoc.engine._scan_kernels import packed_crossprod
+from gwasrep.assoc.linear import NullModel, block_moments_from_packed, scan_statistics
+from gwasrep.assoc.lmm.scan import LmmScan, lmm_block_result
 from gwasrep.io._bed_kernels import decode_dosages
 from gwasrep.io.plink import read_packed
 
@@ -87,7 +87,7 @@ def scan_block(state: ScanState, variant_idx: np.ndarray) -> dict[str, np.ndarra
     packed = read_packed(state.bed_path, variant_idx, state.n_fam)
     if state.lmm:
         groups = np.unique(state.variant_group[variant_idx])
-        # Blocks never span LMM groups (see engine._make_blocks).
+        # Blocks never span LMM groups (see schedule.make_blocks).
         assert groups.size == 1, groups
         assert groups[0] >= 0, groups
         G = np.empty((state.sample_idx.size, len(variant_idx)), order="F")

@@ -1,7 +1,8 @@
-"""Executors that map :func:`gwasrep.assoc.scan.scan_block` over blocks.
+"""Scheduling: blocks of variants, and the executors that map
+:func:`gwasrep.assoc.engine.scan.scan_block` over them.
 
-Both yield ``(block_number, result)`` as blocks finish, in any order; the
-engine checkpoints each result as it arrives.
+Both executors yield ``(block_number, result)`` as blocks finish, in any order; the
+engine checkpoints each result as it arrives and writes them in block order.
 """
 
 from __future__ import annotations
@@ -12,10 +13,23 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import numpy as np
 
-from gwasrep.assoc.scan import ScanState, scan_block
+from gwasrep.assoc.engine.scan import ScanState, scan_block
 from gwasrep.errors import GwasrepError
 
-__all__ = ["run_dask", "run_local"]
+__all__ = ["make_blocks", "run_dask", "run_local"]
+
+
+def make_blocks(variant_idx: np.ndarray, block_size: int,
+                group: np.ndarray | None) -> list[tuple[int, np.ndarray]]:
+    """Consecutive blocks of at most ``block_size`` variants that never span two LMM groups."""
+    labels = np.zeros(variant_idx.size, dtype=np.int64) if group is None else group[variant_idx]
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+    ends = np.r_[starts[1:], variant_idx.size]
+    blocks = []
+    for a, b in zip(starts, ends, strict=True):
+        for lo in range(a, b, block_size):
+            blocks.append((len(blocks), variant_idx[lo:min(b, lo + block_size)]))
+    return blocks
 
 
 def run_local(state: ScanState, blocks: Sequence[tuple[int, np.ndarray]], *,

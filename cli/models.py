@@ -1,0 +1,113 @@
+"""``gwasrep train`` and ``gwasrep embed``: the trait generators (needs the torch extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gwasrep.models.methods import REGISTRY
+from gwasrep_cli._common import (
+    Device,
+    ImageIds,
+    ImageSize,
+    OptionalBed,
+    Quiet,
+    cli_errors,
+    csv_list,
+    print_line,
+    print_notes,
+    progress_bar,
+    require_torch,
+)
+
+_METHODS = ", ".join(list(REGISTRY)[:-1]) + f" or {list(REGISTRY)[-1]}"
+
+
+@cli_errors
+def train(
+    method: Annotated[str, typer.Option(help=_METHODS)],
+    images: Annotated[Path, typer.Option(help="Image manifest (.parquet/.csv: sample_id, path) or an .npz/.npy stack (data_specs/images.md)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Run directory (data_specs/train_run.md)")],
+    bed: OptionalBed = None,
+    panel: Annotated[Path | None, typer.Option(help="Variant panel with ID, A1, BETA (gwasrep panel; gemcont, prs)")] = None,
+    split: Annotated[Path | None, typer.Option(help="Training samples (IID or FID IID per line); default: a seeded random split")] = None,
+    val: Annotated[Path | None, typer.Option(help="Validation samples; default: --val-fraction of the training samples")] = None,
+    val_fraction: Annotated[float, typer.Option(help="Validation fraction of a random split")] = 0.1,
+    test_fraction: Annotated[float, typer.Option(help="Test fraction of a random split (without --split)")] = 0.2,
+    target: Annotated[Path | None, typer.Option(help="Table with sample_id and the target column (supervised)")] = None,
+    target_col: Annotated[str | None, typer.Option(help="Target column (supervised)")] = None,
+    task: Annotated[str | None, typer.Option(help="Supervised task: regress or classify")] = None,
+    image_ids: ImageIds = None,
+    image_size: ImageSize = None,
+    profile: Annotated[str, typer.Option(help="paper (GEMCONT Sec. 3.4) or quick")] = "paper",
+    encoder: Annotated[str | None, typer.Option(help="cnn (28x28), resnet18, resnet50 or backbone:PATH (frozen .pt2/TorchScript)")] = None,
+    geno_encoder: Annotated[str | None, typer.Option(help="linear (GEMCONT) or mlp (ContIG H1)")] = None,
+    dim: Annotated[int | None, typer.Option(help="Embedding dimension D")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs (profile)")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size (profile)")] = None,
+    lr: Annotated[float | None, typer.Option(help="AdamW learning rate (profile)")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay (profile)")] = None,
+    warmup_epochs: Annotated[int | None, typer.Option(help="Linear warm-up epochs before the cosine schedule (profile)")] = None,
+    augment: Annotated[str | None, typer.Option(help="Comma-separated: rotation, crop, blur, jitter, erasing, flip; 'none' for no augmentation")] = None,
+    scarf_p: Annotated[float | None, typer.Option(help="SCARF genotype corruption rate (profile)")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Initial CLIP temperature (gemcont 0.07) or NT-Xent temperature (simclr 0.2)")] = None,
+    patience: Annotated[int | None, typer.Option(help="Early-stopping patience in epochs (supervised; profile)")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the weights, splits and every random draw")] = 0,
+    device: Device = "auto",
+    workers: Annotated[int, typer.Option(help="DataLoader worker processes for decoding images")] = 0,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last finished epoch")] = False,
+    quiet: Quiet = False,
+):
+    """Train a trait generator on images (and genotypes) and save it in a run directory."""
+    require_torch()
+    from gwasrep.models.config import TrainConfig
+    from gwasrep.models.run import run_train
+
+    aug = None if augment is None else ([] if augment == "none" else csv_list(augment))
+    cfg = TrainConfig.from_profile(
+        method, profile, images=images, out=out_dir, image_ids=image_ids,
+        image_size=image_size, bed=bed, panel=panel, split=split, val=val,
+        val_fraction=val_fraction, test_fraction=test_fraction, target=target,
+        target_col=target_col, resume=resume, encoder=encoder, geno_encoder=geno_encoder,
+        dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        warmup_epochs=warmup_epochs, augment=aug, scarf_p=scarf_p, temperature=temperature,
+        task=task, patience=patience, seed=seed, device=device, workers=workers)
+    with progress_bar(quiet) as progress:
+        res = run_train(cfg, progress=progress)
+    if not quiet:
+        last = res.metrics[-1] if res.metrics else None
+        if last:
+            print_line(f"{res.config.method}: {res.epochs_run} epochs, final train loss "
+                       f"{last['train_loss']:.4f}, val loss {last['val_loss']:.4f} -> "
+                       f"{res.run_dir}/")
+        print_notes(res)
+
+
+@cli_errors
+def embed(
+    run: Annotated[Path, typer.Option(help="Run directory of gwasrep train")],
+    images: Annotated[Path, typer.Option(help="Image manifest or .npz/.npy stack")],
+    out_path: Annotated[Path, typer.Option("--out", help="Embeddings Parquet (data_specs/embeddings.md)")],
+    samples: Annotated[Path | None, typer.Option(help="Embed only these samples (e.g. RUN/test.txt)")] = None,
+    representation: Annotated[str, typer.Option(help="projection (the trained embedding) or backbone (features before the projector, as ContIG's GWAS)")] = "projection",
+    image_ids: ImageIds = None,
+    image_size: ImageSize = None,
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass")] = 256,
+    device: Device = "auto",
+    quiet: Quiet = False,
+):
+    """Write embeddings of a trained run, one row per sample (images of a sample are averaged)."""
+    require_torch()
+    from gwasrep.models.run import EmbedConfig, run_embed
+
+    cfg = EmbedConfig(run=run, images=images, out=out_path, samples=samples,
+                      representation=representation, image_ids=image_ids,
+                      image_size=image_size, batch_size=batch_size, device=device)
+    with progress_bar(quiet) as progress:
+        res = run_embed(cfg, progress=progress)
+    if not quiet:
+        print_line(f"{len(res.table):,} samples x {res.table.shape[1] - 2} dimensions "
+                   f"({representation}) -> {out_path}")
+        print_notes(res)

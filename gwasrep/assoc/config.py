@@ -1,0 +1,105 @@
+"""Configurations of the association commands: ``gwasrep assoc`` and ``gwasrep grm``.
+
+The CLI builds one of these from its options and hands it to the runner in
+:mod:`gwasrep.assoc.run`; from Python, build them directly.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gwasrep.assoc.kinship import GRM_KINDS
+from gwasrep.errors import InputError
+
+__all__ = ["LMM_MODES", "RESULT_SETTINGS", "AssocConfig", "GrmConfig"]
+
+#: Kinship representations of ``--lmm`` (see :mod:`gwasrep.assoc.engine.lmm_setup`).
+LMM_MODES = ("auto", "full", "lowrank")
+#: Settings that change results; a resumed run must match them exactly.
+RESULT_SETTINGS = ("emb", "bed", "covar", "covar_cols", "meta_cols", "pcs", "regress_covariates",
+                    "inverse_normal", "maf", "geno", "chrom", "extract", "exclude", "keep",
+                    "remove", "drop_missing", "block_size", "lmm", "grm", "grm_extract",
+                    "grm_kind", "grm_maf", "loco", "reml")
+
+
+@dataclass
+class AssocConfig:
+    """Parameters of an association run (the CLI's options)."""
+
+    emb: Path
+    bed: Path
+    out: Path
+    covar: Path | None = None
+    covar_cols: list[str] | None = None
+    meta_cols: list[str] | None = None
+    pcs: int | None = None
+    regress_covariates: bool = True
+    inverse_normal: bool = True
+    maf: float = 0.0
+    geno: float = 1.0
+    chrom: list[str] | None = None
+    extract: Path | None = None
+    exclude: Path | None = None
+    keep: Path | None = None
+    remove: Path | None = None
+    drop_missing: bool = False
+    block_size: int = 2048
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    dask_scheduler: str | None = None
+    formats: tuple[str, ...] = ("parquet",)
+    plots: bool = True
+    resume: bool = False
+    overwrite: bool = False
+    #: Linear mixed model: None (off), "auto", "full" or "lowrank" (see assoc/lmm_setup.py).
+    lmm: str | None = None
+    #: GCTA binary GRM prefix to use instead of computing one from the .bed.
+    grm: Path | None = None
+    #: Variant IDs to build the GRM from (default: every variant of the .bim).
+    grm_extract: Path | None = None
+    grm_kind: str = "standardized"
+    grm_maf: float = 0.01
+    loco: bool = False
+    reml: bool = False
+    allow_nonconverged: bool = False
+
+    def check(self) -> None:
+        if not 0.0 <= self.maf <= 0.5:
+            raise InputError(f"--maf {self.maf}: expected a value in [0, 0.5]")
+        if not 0.0 <= self.geno <= 1.0:
+            raise InputError(f"--geno {self.geno}: expected a value in [0, 1]")
+        if self.block_size < 1:
+            raise InputError(f"--block-size {self.block_size}: expected a positive integer")
+        if self.threads < 1:
+            raise InputError(f"--threads {self.threads}: expected a positive integer")
+        if self.lmm is None and (self.grm or self.grm_extract or self.loco or self.reml):
+            raise InputError("--grm, --grm-extract, --loco and --reml need --lmm")
+        if not 0.0 <= self.grm_maf <= 0.5:
+            raise InputError(f"--grm-maf {self.grm_maf}: expected a value in [0, 0.5]")
+        bad = set(self.formats) - {"parquet", "tsv"}
+        if bad or not self.formats:
+            raise InputError(f"--format {','.join(self.formats)}: expected parquet, tsv or both")
+
+
+@dataclass
+class GrmConfig:
+    """Parameters of ``gwasrep grm``: a GRM from a PLINK fileset in GCTA's binary format."""
+
+    bed: Path
+    #: Output prefix: writes OUT.grm.bin, OUT.grm.N.bin and OUT.grm.id.
+    out: Path
+    #: "standardized" (GCTA) or "centered" (GEMMA -gk 1).
+    kind: str = "standardized"
+    #: Variant IDs to use (default: all).
+    extract: Path | None = None
+    #: Samples to include (FID IID or IID per line; default: all).
+    keep: Path | None = None
+    #: Minimum minor allele frequency of a GRM variant.
+    maf: float = 0.01
+    #: Maximum fraction of missing calls of a GRM variant.
+    geno: float = 0.05
+
+    def check(self) -> None:
+        if self.kind not in GRM_KINDS:
+            raise InputError(f"--kind {self.kind}: expected one of {', '.join(GRM_KINDS)}")

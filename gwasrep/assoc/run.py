@@ -1,0 +1,183 @@
+"""Runners of the association commands: ``gwasrep assoc`` (:func:`run_assoc`) and
+``gwasrep grm`` (:func:`run_grm`).
+
+``run_assoc`` reads and checks every input and fits the null model before any file is
+written (:mod:`~gwasrep.assoc.engine.inputs`), so bad input leaves no output. The scan
+then streams over blocks of variants (:mod:`~gwasrep.assoc.engine.schedule`); each
+finished block is checkpointed (:mod:`~gwasrep.assoc.engine.checkpoint`), which lets
+``resume=True`` continue a killed run. Final files are written atomically
+(:mod:`~gwasrep.assoc.engine.outputs`) and the checkpoints removed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gwasrep.assoc import plots
+from gwasrep.assoc.config import AssocConfig, GrmConfig
+from gwasrep.assoc.engine.checkpoint import finished_blocks, open_partial, save_block
+from gwasrep.assoc.engine.inputs import prepare_inputs
+from gwasrep.assoc.engine.outputs import (
+    SumstatsWriter,
+    report,
+    run_metadata,
+    write_excluded,
+    write_variance_components,
+)
+from gwasrep.assoc.engine.schedule import make_blocks, run_dask, run_local
+from gwasrep.assoc.kinship import compute_grm_parts
+from gwasrep.assoc.stats import lambda_gc
+from gwasrep.errors import InputError
+from gwasrep.io.atomic import atomic_write_text
+from gwasrep.io.fingerprint import digest
+from gwasrep.io.grm import write_grm
+from gwasrep.io.plink import open_plink
+from gwasrep.io.samples import align_samples
+from gwasrep.io.tables import read_id_list, read_variant_list
+from gwasrep.runs import Progress, RunResult
+
+__all__ = ["AssocRun", "GrmRun", "run_assoc", "run_grm"]
+
+
+@dataclass(kw_only=True)
+class AssocRun(RunResult):
+    """What a finished association run produced (``files`` holds every output's path)."""
+
+    out: Path
+    n_samples: int
+    n_traits: int
+    n_variants_tested: int
+    #: Untested variants by reason.
+    excluded: dict[str, int]
+    #: Genomic control lambda per test (P, P_BONF, P_1 ...).
+    lambda_gc: dict[str, float]
+    #: The best variants by multi-trait P.
+    top_hits: pd.DataFrame
+    wall_time_s: float
+
+
+def run_assoc(cfg: AssocConfig, *, progress: Progress | None = None) -> AssocRun:
+    """Run the association scan described by ``cfg`` and write its outputs.
+
+    Parameters
+    ----------
+    cfg : AssocConfig
+    progress : Progress, optional
+        Stages ``kinship`` and ``null model`` (LMM only), then ``scanning`` after each
+        block, in variants.
+
+    Returns
+    -------
+    AssocRun
+
+    Notes
+    -----
+    Outputs in ``cfg.out``: ``sumstats.parquet`` and/or ``sumstats.tsv`` (tested
+    variants), ``excluded_variants.tsv`` (untested variants with the reason),
+    ``variance_components.tsv`` (LMM), ``run.json`` (metadata), ``manhattan.png``,
+    ``qq.png`` and ``report.md``.
+    """
+    t0 = time.perf_counter()
+    prep = prepare_inputs(cfg, progress)
+    D = prep.state.null.n_traits
+    out = Path(cfg.out)
+    partial = open_partial(cfg, prep)
+    blocks = make_blocks(prep.variant_idx, cfg.block_size, prep.state.variant_group)
+    done = finished_blocks(partial)
+    pending = [blk for blk in blocks if blk[0] not in done]
+    n_total = int(prep.variant_idx.size)
+    n_done = sum(len(idx) for i, idx in blocks if i in done)
+    if progress:
+        progress(n_done, n_total, "scanning")
+    if cfg.dask_scheduler:
+        results = run_dask(prep.state, pending, scheduler=cfg.dask_scheduler)
+        backend = {"kind": "dask", "scheduler": cfg.dask_scheduler}
+    else:
+        results = run_local(prep.state, pending, threads=cfg.threads)
+        backend = {"kind": "local", "threads": cfg.threads}
+
+    # The main thread writes finished blocks in variant order while workers scan.
+    t_scan = time.perf_counter()
+    with SumstatsWriter(out, cfg.formats, D, prep.fileset.bim, blocks, done, partial) as writer:
+        for i, res in results:
+            save_block(partial, i, res)
+            n_done += len(blocks[i][1])
+            if progress:
+                progress(n_done, n_total, "scanning")
+            writer.add(i, res)
+    t_scan = time.perf_counter() - t_scan
+    files = dict(writer.files)
+
+    tested, excl = writer.tested(), writer.excluded()
+    files["excluded_variants"] = write_excluded(out / "excluded_variants.tsv", excl)
+    excluded_counts = {str(k): int(v)
+                       for k, v in excl["REASON"].value_counts().sort_index().items()}
+    lam = {"P": lambda_gc(tested["P"]), "P_BONF": lambda_gc(tested["P_BONF"])}
+    lam.update({f"P_{k + 1}": lambda_gc(tested[f"P_{k + 1}"]) for k in range(D)})
+    top = tested.nsmallest(10, "P")[["ID", "CHROM", "POS", "A1", "A1_FREQ", "P", "P_BONF"]]
+
+    if prep.lmm is not None:
+        files["variance_components"] = write_variance_components(
+            out / "variance_components.tsv", prep.lmm, prep.trait_names)
+    if cfg.plots and len(tested):
+        files["manhattan"] = plots.manhattan(tested, out / "manhattan.png",
+                                             title=f"Multi-trait {'LMM ' if prep.lmm else ''}"
+                                                   f"LRT ({D} df)")
+        files["qq"] = plots.qq({"multi-trait LRT": tested["P"].to_numpy(),
+                                "Bonferroni over dimensions": tested["P_BONF"].to_numpy()},
+                               out / "qq.png")
+    wall = time.perf_counter() - t0
+    prep.inputs["bed"]["blocks_crc32_sha256"] = digest(np.array(writer.crcs,
+                                                                dtype=np.int64).tobytes())
+    meta = run_metadata(cfg, prep, tested=tested, lam=lam, excluded_counts=excluded_counts,
+                        backend=backend, n_blocks=len(blocks), wall=wall, t_scan=t_scan)
+    atomic_write_text(out / "run.json", json.dumps(meta, indent=1, default=float))
+    files["run_json"] = out / "run.json"
+    atomic_write_text(out / "report.md", report(meta, top, files))
+    files["report"] = out / "report.md"
+    shutil.rmtree(partial)
+    return AssocRun(out=out, files=files, n_samples=int(prep.fam_idx.size), n_traits=D,
+                    n_variants_tested=int(len(tested)), excluded=excluded_counts,
+                    lambda_gc=lam, top_hits=top, wall_time_s=wall, notes=prep.notes)
+
+
+@dataclass(kw_only=True)
+class GrmRun(RunResult):
+    """A GRM written in GCTA's binary format (``files``: bin, N, id)."""
+
+    kind: str
+    n_samples: int
+    n_variants: int
+
+
+def run_grm(cfg: GrmConfig, *, progress: Progress | None = None) -> GrmRun:
+    """Compute a GRM from a PLINK fileset and write it in GCTA's binary format.
+
+    Writes ``cfg.out.grm.bin``, ``.grm.N.bin`` and ``.grm.id`` (data_specs/grm.md).
+    ``progress`` reports stage ``kinship`` in variants.
+    """
+    cfg.check()
+    fs = open_plink(cfg.bed)
+    sample_idx = np.arange(fs.n_samples)
+    if cfg.keep is not None:
+        sample_idx = align_samples(fs.fam, {}, keep=read_id_list(cfg.keep)).fam_idx
+    variant_idx = np.arange(fs.n_variants)
+    if cfg.extract is not None:
+        listed = read_variant_list(cfg.extract)
+        variant_idx = np.flatnonzero(fs.bim["ID"].isin(listed).to_numpy())
+        if variant_idx.size == 0:
+            raise InputError(f"--extract {cfg.extract}: none of the {len(listed):,} IDs is in "
+                             "the .bim")
+    parts = compute_grm_parts(fs, sample_idx, variant_idx, kind=cfg.kind, maf_min=cfg.maf,
+                              max_missing=cfg.geno, progress=progress)
+    paths = write_grm(cfg.out, parts.matrix(), fs.fam.iloc[sample_idx][["FID", "IID"]],
+                      parts.n_variants)
+    return GrmRun(files=dict(paths), kind=cfg.kind, n_samples=int(sample_idx.size),
+                  n_variants=parts.n_variants)
