@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import extract_eur, require_tool, run_tool
 from gwasrep.errors import InputError
 from gwasrep.io.plink import open_plink, write_plink
 from gwasrep.loci._ld_kernels import em_r2_from_table, genotype_table, pair_r2
 from gwasrep.loci.clump import clump, read_pvalues, run_clump
+from helpers import extract_eur, require_tool, run_tool
 
 #: PLINK's defaults, ContIG's, GEMCONT's r2/kb, a tight r2, and a loose p1.
 PARAMS = [(1e-4, 1e-2, 0.5, 250), (5e-8, 1e-7, 0.1, 150), (1e-4, 1e-2, 0.05, 5000),

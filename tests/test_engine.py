@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import require_tool, run_tool
 from gwasrep.assoc.engine import AssocConfig, run_assoc
 from gwasrep.errors import ResumeError
+from helpers import require_tool, run_tool
 
 
 def _cfg(c, out, **kw):

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from conftest import require_tool, run_tool
 from gwasrep import multitrait_lrt
 from gwasrep.assoc.kinship import compute_grm_parts
 from gwasrep.assoc.lmm import eigen_from_kinship, fit_lmm_null
 from gwasrep.io.plink import open_plink, read_dosages
+from helpers import require_tool, run_tool
 
 
 @pytest.fixture(scope="module")

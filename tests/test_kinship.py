@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import require_tool, run_tool
 from gwasrep.assoc.kinship import compute_grm_parts, make_grm
 from gwasrep.errors import InputError
 from gwasrep.io.grm import read_grm, write_grm
 from gwasrep.io.plink import open_plink, read_dosages
+from helpers import require_tool, run_tool
 
 
 def grm_from_definition(X: np.ndarray, kind: str) -> np.ndarray:

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import IN_CI, extract_eur, require_tool, run_tool
 from gwasrep.errors import InputError
 from gwasrep.heritability.h2 import drop_ambiguous_snps, h2_table, run_h2
 from gwasrep.heritability.ldsc import ldsc_h2
 from gwasrep.heritability.ldscore import compute_ld_scores, read_ld_scores, write_ld_scores
 from gwasrep.io.plink import open_plink, write_plink
+from helpers import IN_CI, extract_eur, require_tool, run_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 

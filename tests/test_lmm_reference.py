@@ -14,7 +14,6 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import IN_CI
 from gwasrep import multitrait_lrt
 from gwasrep.assoc import lmm
 from gwasrep.assoc.lmm import (
@@ -26,6 +25,7 @@ from gwasrep.assoc.lmm import (
     lmm_lml,
     make_lmm_scan,
 )
+from helpers import IN_CI
 
 # Small test problems are below GEMMA's N >= 100 D^2 guidance on purpose;
 # test_small_n_warning checks that the warning is raised.

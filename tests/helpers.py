@@ -1,0 +1,81 @@
+"""Helpers shared by the test suite: real-data paths, reference-tool guards, small data.
+
+Import them as ``from helpers import ...`` from any folder under tests/: pytest puts
+tests/ (the directory of tests/conftest.py, imported in its default "prepend" mode) on
+sys.path. The fixtures are in conftest.py.
+
+A guard for a reference tool or data set fails the test in CI (``CI=true``, where
+.ci/run installs everything) and skips it elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+HS1940 = Path("/usr/share/doc/gemma/example")
+EUR_TARBALL = Path("/usr/share/doc/bolt-lmm/examples/examples.tar.xz")
+
+
+def missing(msg: str) -> None:
+    """A reference tool or data set is missing: fail in CI, skip elsewhere."""
+    if IN_CI:
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+# ------------------------------------------------------------------ reference tools and data
+
+
+def require_tool(name: str) -> str:
+    """Path of a reference tool; fail in CI, skip elsewhere, when it is missing."""
+    path = shutil.which(name)
+    if path is None:
+        missing(f"reference tool '{name}' not installed (see .ci/run)")
+    return path
+
+
+def require_file(path: Path) -> Path:
+    if not path.exists():
+        missing(f"reference data {path} missing (Debian package gemma-doc; see .ci/run)")
+    return path
+
+
+def extract_eur(d: Path, names: tuple[str, ...]) -> None:
+    """Copy EUR_subset files (Debian's bolt-lmm-example) out of their tarball into ``d``."""
+    import lzma
+    import tarfile
+
+    with lzma.open(require_file(EUR_TARBALL)) as xz, tarfile.open(fileobj=xz) as tar:
+        for name in names:
+            member = next(m for m in tar.getmembers() if m.name.endswith(name))
+            (d / name).write_bytes(tar.extractfile(member).read())
+
+
+def run_tool(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+# ------------------------------------------------------------------ small data
+
+
+def load_sumstats(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, sep="\t")
+
+
+def random_design(rng: np.random.Generator, N: int, D: int, K: int, M: int):
+    """Small random data for the numeric tests: E, G (with NaN), F."""
+    F = rng.standard_normal((N, K))
+    G = rng.binomial(2, rng.uniform(0.1, 0.5, M), size=(N, M)).astype(float)
+    L = rng.standard_normal((D, D))
+    E = rng.standard_normal((N, D)) @ L + F @ rng.standard_normal((K, D)) + 0.4 * G[:, [0]]
+    return E, G, F
