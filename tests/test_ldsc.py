@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,21 +14,7 @@ from gwasrep.heritability.h2 import drop_ambiguous_snps, h2_table, run_h2
 from gwasrep.heritability.ldsc import ldsc_h2
 from gwasrep.heritability.ldscore import compute_ld_scores, read_ld_scores, write_ld_scores
 from gwasrep.io.plink import open_plink, write_plink
-from helpers import IN_CI, extract_eur, require_tool, run_tool
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def ldsc_python() -> Path:
-    """The legacy venv's python (built by .ci/run); fail in CI, skip elsewhere."""
-    venv = Path(os.environ.get("LDSC_VENV", ROOT / ".ldsc-venv"))
-    py = venv / "bin" / "python"
-    if not (py.exists() and (venv / "bin" / "ldsc.py").exists()):
-        msg = f"ldsc 2.0.1 legacy venv not found at {venv} (see .ci/run or REFERENCE_TOOLS.md)"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return py
+from helpers import ROOT, extract_eur, ldsc_python, require_tool, run_tool
 
 
 def ld_scores_definition(G: np.ndarray, pos: np.ndarray, chrom: np.ndarray,

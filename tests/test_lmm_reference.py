@@ -25,21 +25,11 @@ from gwasrep.assoc.lmm import (
     lmm_lml,
     make_lmm_scan,
 )
-from helpers import IN_CI
+from helpers import require_glimix
 
 # Small test problems are below GEMMA's N >= 100 D^2 guidance on purpose;
 # test_small_n_warning checks that the warning is raised.
 pytestmark = pytest.mark.filterwarnings("ignore:N=.*may be unstable:UserWarning")
-
-
-def _glimix():
-    try:
-        from glimix_core.lmm import Kron2Sum
-    except ImportError:
-        if IN_CI:
-            pytest.fail("glimix-core not installed (pip install -e '.[test]')")
-        pytest.skip("glimix-core not installed")
-    return Kron2Sum
 
 
 def simulate(seed: int, N: int, D: int, S: int, n_cov: int, *, full: bool):
@@ -115,7 +105,7 @@ def _set_params(m, Cg, Cn):
 @pytest.mark.parametrize("restricted", [False, True])
 @pytest.mark.parametrize(("D", "full", "S"), [(2, True, 400), (3, False, 120), (4, True, 400)])
 def test_null_and_scan_match_glimix(restricted, D, full, S):
-    Kron2Sum = _glimix()
+    Kron2Sum = require_glimix()
     N = 300
     Y, F, G, eig, rng = simulate(11 + D, N, D, S, 1, full=full)
     with warnings.catch_warnings():
@@ -158,7 +148,7 @@ def test_null_and_scan_match_glimix(restricted, D, full, S):
 @pytest.mark.filterwarnings("ignore:scipy.optimize.*deprecated:DeprecationWarning")
 def test_our_fit_is_at_least_as_good_as_glimix_fit():
     """glimix's own fit, where it succeeds, never beats ours; its best is reported."""
-    Kron2Sum = _glimix()
+    Kron2Sum = require_glimix()
     Y, F, G, eig, _ = simulate(1, 300, 2, 100, 1, full=False)
     null = fit_lmm_null(Y, F[:, 1:], eig)
     m = Kron2Sum(Y, np.eye(2), F, G, rank=2)

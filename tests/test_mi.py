@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
-if os.environ.get("CI") == "true":  # the torch extra is part of CI: a missing torch fails
-    import torch
-else:
-    torch = pytest.importorskip("torch")
+from helpers import require_torch
+
+torch = require_torch()
 
 from typer.testing import CliRunner  # noqa: E402
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import numpy as np
@@ -10,10 +9,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-if os.environ.get("CI") == "true":
-    import torch
-else:
-    torch = pytest.importorskip("torch")
+from helpers import require_torch
+
+torch = require_torch()
 
 from gwasrep.simulate.rotation import simulate_rotation, write_rotation_task  # noqa: E402
 from gwasrep_cli.main import app  # noqa: E402

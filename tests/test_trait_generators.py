@@ -5,16 +5,14 @@ documented, and embeddings average over a sample's images."""
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
-if os.environ.get("CI") == "true":
-    import torch
-else:
-    torch = pytest.importorskip("torch")
+from helpers import require_torch
+
+torch = require_torch()
 
 from gwasrep.errors import InputError, ResumeError  # noqa: E402
 from gwasrep.harness.metrics import ridge_r2  # noqa: E402
