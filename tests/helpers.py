@@ -11,6 +11,7 @@ A guard for a reference tool or data set fails the test in CI (``CI=true``, wher
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -99,6 +100,27 @@ def run_tool(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
     assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc
+
+
+# ------------------------------------------------------------------ command line
+
+
+def assert_cli_error(result, pattern: str, out: Path | None = None) -> None:
+    """Bad input: exit 2, no traceback, stderr's first non-empty line starts with ``error:``.
+
+    ``result``: a typer ``CliRunner`` result or a ``subprocess.CompletedProcess``.
+    ``pattern``: a regex searched in the non-empty stderr lines joined by spaces.
+    ``out``: if given, an output that must not exist (a file) or be empty (a folder).
+    """
+    code = result.exit_code if hasattr(result, "exit_code") else result.returncode
+    assert code == 2, (code, result.stdout, result.stderr)
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    text = " ".join(lines)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert text.startswith("error:"), result.stderr
+    assert re.search(pattern, text), text
+    if out is not None:
+        assert not out.exists() or (out.is_dir() and not any(out.iterdir())), out
 
 
 # ------------------------------------------------------------------ small data
