@@ -20,15 +20,14 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from helpers import assert_cli_error, require_torch
 
 torch = require_torch()
 
-from typer.testing import CliRunner  # noqa: E402
-
-from cli.main import app  # noqa: E402
 from gwasrep.heritability.mi import MIConfig, estimate_mi, infonce_loss, jse_loss, mi_bounds  # noqa: E402
+from gwasrep_cli.main import app  # noqa: E402
 
 runner = CliRunner()
 

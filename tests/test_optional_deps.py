@@ -37,7 +37,7 @@ print("ok", run.n_variants_tested)
 def test_mi_without_torch_is_one_line(small_cohort, tmp_path):
     res = _run_without(["torch"], f"""
 import sys
-from cli.main import main
+from gwasrep_cli.main import main
 sys.argv = ["gwasrep", "mi", "--emb", {str(small_cohort.emb)!r}, "--bed",
             {str(small_cohort.bed)!r}, "--out", {str(tmp_path / 'm')!r}]
 main()
