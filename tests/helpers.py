@@ -137,3 +137,30 @@ def random_design(rng: np.random.Generator, N: int, D: int, K: int, M: int):
     L = rng.standard_normal((D, D))
     E = rng.standard_normal((N, D)) @ L + F @ rng.standard_normal((K, D)) + 0.4 * G[:, [0]]
     return E, G, F
+
+
+def simulate_lmm(seed: int, N: int, D: int, S: int, n_cov: int, *, full: bool):
+    """Traits with genetic (rank S) and noise covariance, plus covariate effects.
+
+    Returns Y, F (with the intercept), G (G G^T = K), the kinship's eigendecomposition
+    (full rank, or low rank from the standardized genotypes) and the generator.
+    """
+    from gwasrep.assoc.lmm import eigen_from_kinship, eigen_from_standardized
+
+    rng = np.random.default_rng(seed)
+    X = rng.binomial(2, rng.uniform(0.1, 0.5, S), size=(N, S)).astype(float)
+    Z = (X - X.mean(0)) / X.std(0) / np.sqrt(S)            # K = Z Z^T
+    F = np.hstack([np.ones((N, 1)), rng.standard_normal((N, n_cov))])
+    A = rng.standard_normal((D, D))
+    B = rng.standard_normal((D, D))
+    Cg, Cn = A @ A.T / D, B @ B.T / D + 0.2 * np.eye(D)
+    Y = (Z @ rng.standard_normal((S, D)) @ np.linalg.cholesky(Cg).T
+         + rng.standard_normal((N, D)) @ np.linalg.cholesky(Cn).T
+         + 0.3 * F @ rng.standard_normal((n_cov + 1, D)))
+    if full:
+        eig = eigen_from_kinship(Z @ Z.T)
+        G = eig.U * np.sqrt(eig.s)                              # G G^T = K, N x N
+    else:
+        eig = eigen_from_standardized(Z, scale=1.0)
+        G = Z
+    return Y, F, G, eig, rng

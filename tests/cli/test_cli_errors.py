@@ -136,11 +136,3 @@ def test_categorical_covariate_is_one_hot_encoded(case):
     meta = json.loads((case["dir"] / "out" / "run.json").read_text())
     assert meta["covariates"]["names"] == ["cov_1", "cov_2", "site=B", "site=C"]
     assert any("'site' is categorical with 3 levels" in n for n in meta["notes"])
-
-
-def test_demo_runs(tmp_path):
-    res = runner.invoke(app, ["demo", "--out", str(tmp_path), "--n-variants", "3000",
-                              "--quiet"])
-    assert res.exit_code == 0, res.stderr
-    assert "recovered 10 of 10 planted variants" in res.stdout
-    assert (tmp_path / "results" / "manhattan.png").exists()
