@@ -67,6 +67,7 @@ def test_dask_localcluster_equals_local_run(small_cohort, reference_run, tmp_pat
                                   check_exact=True)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_identical_result(tmp_path):
     """SIGKILL a CLI run mid-scan, then --resume; the result equals the uninterrupted run."""
     from gwasrep.simulate import simulate_cohort

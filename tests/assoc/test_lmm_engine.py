@@ -26,6 +26,7 @@ from helpers import assert_cli_error
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_sibship_null_calibration(tmp_path):
     """Polygenic traits in sibships; the tested variants have no effect.
 

@@ -41,6 +41,7 @@ def em_r2_slow(t: np.ndarray) -> float:
     return D * D / (pA * (1 - pA) * pB * (1 - pB))
 
 
+@pytest.mark.slow
 def test_em_r2_matches_em_iterations():
     rng = np.random.default_rng(4)
     for _ in range(200):

@@ -91,6 +91,7 @@ def test_bounds_at_true_critic(mi):
     assert b["JSE"] < min(mi, 2 * math.log(2))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mi", [0.5, 2.0])
 def test_gaussian_mi_within_15_percent(mi):
     """N = 5,000 pairs, 3 seeds, the default architecture and budget except the genotype

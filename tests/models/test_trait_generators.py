@@ -89,6 +89,7 @@ def test_method_trains_and_embeds(toy, tmp_path, method, extra):
     assert proj.std(axis=0).min() > 0
 
 
+@pytest.mark.slow
 def test_gemcont_recovers_planted_rotation(tmp_path):
     """~4,000 glyphs whose angle is linear in 20 variants plus noise (h2 = 0.8)."""
     task = simulate_rotation(4000, size=20, seed=0)

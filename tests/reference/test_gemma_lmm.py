@@ -67,6 +67,7 @@ def test_centered_grm_equals_gemma_gk1(gemma_hs):
     np.testing.assert_allclose(K, gemma_hs["K"], atol=1e-8)
 
 
+@pytest.mark.slow
 def test_multitrait_lrt_vs_gemma_mvlmm(gemma_hs):
     d = gemma_hs["dir"]
     proc = run_tool([gemma_hs["gemma"], "-bfile", "gem", "-k", "output/gk.cXX.txt", "-lmm", "4",
