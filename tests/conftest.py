@@ -1,65 +1,19 @@
-"""Shared fixtures: real data (mouse_hs1940), simulated cohorts, and real-tool lookup.
+"""Shared fixtures: real data (mouse_hs1940) and a small simulated cohort.
 
-A comparison with a real tool fails, not skips, when the tool is missing in CI
-(``CI=true``); on a laptop it skips.
+Fixtures only. The helpers (reference-tool guards, ``run_tool``, ``assert_cli_error``,
+small random data) are in tests/helpers.py (``from helpers import ...``); a fixture used
+by one test file stays in that file. Layout and markers: tests/README.md.
 """
 
 from __future__ import annotations
 
 import gzip
-import os
-import shutil
-import subprocess
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from gwasrep.simulate import simulate_cohort
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-HS1940 = Path("/usr/share/doc/gemma/example")
-
-
-def require_tool(name: str) -> str:
-    """Path of a reference tool; fail in CI, skip elsewhere, when it is missing."""
-    path = shutil.which(name)
-    if path is None:
-        msg = f"reference tool '{name}' not installed (see .ci/run)"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
-
-
-def require_file(path: Path) -> Path:
-    if not path.exists():
-        msg = f"reference data {path} missing (Debian package gemma-doc; see .ci/run)"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
-
-
-EUR_TARBALL = Path("/usr/share/doc/bolt-lmm/examples/examples.tar.xz")
-
-
-def extract_eur(d: Path, names: tuple[str, ...]) -> None:
-    """Copy EUR_subset files (Debian's bolt-lmm-example) out of their tarball into ``d``."""
-    import lzma
-    import tarfile
-
-    with lzma.open(require_file(EUR_TARBALL)) as xz, tarfile.open(fileobj=xz) as tar:
-        for name in names:
-            member = next(m for m in tar.getmembers() if m.name.endswith(name))
-            (d / name).write_bytes(tar.extractfile(member).read())
-
-
-def run_tool(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
-    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc
+from helpers import HS1940, require_file
 
 
 @pytest.fixture(scope="session")
@@ -86,16 +40,3 @@ def small_cohort(tmp_path_factory):
     d = tmp_path_factory.mktemp("small")
     return simulate_cohort(d, n_samples=400, n_variants=3000, n_traits=4, n_covariates=2,
                            n_causal=5, effect_sd=0.3, missing_rate=0.01, seed=7)
-
-
-def load_sumstats(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, sep="\t")
-
-
-def random_design(rng: np.random.Generator, N: int, D: int, K: int, M: int):
-    """Small random data for the numeric tests: E, G (with NaN), F."""
-    F = rng.standard_normal((N, K))
-    G = rng.binomial(2, rng.uniform(0.1, 0.5, M), size=(N, M)).astype(float)
-    L = rng.standard_normal((D, D))
-    E = rng.standard_normal((N, D)) @ L + F @ rng.standard_normal((K, D)) + 0.4 * G[:, [0]]
-    return E, G, F

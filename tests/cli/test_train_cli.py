@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import re
-
 import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-if os.environ.get("CI") == "true":
-    import torch
-else:
-    torch = pytest.importorskip("torch")
+from helpers import assert_cli_error, require_torch
+
+torch = require_torch()
 
 from gwasrep.simulate.rotation import simulate_rotation, write_rotation_task  # noqa: E402
 from gwasrep_cli.main import app  # noqa: E402
@@ -35,14 +31,6 @@ def _train(paths, out, *extra):
                                "--batch-size", "64", "--dim", "8", "--quiet", *extra])
 
 
-def _error(result, pattern):
-    assert result.exit_code == 2, (result.exit_code, result.output, result.stderr)
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert "Traceback" not in result.stderr
-    assert lines[0].startswith("error:"), result.stderr
-    assert re.search(pattern, " ".join(lines)), result.stderr
-
-
 def test_train_embed_assoc(toy, tmp_path):
     _, paths = toy
     res = _train(paths, tmp_path / "run")
@@ -62,35 +50,38 @@ def test_train_embed_assoc(toy, tmp_path):
     assert res.exit_code == 0, res.stderr
     assert len(pd.read_parquet(tmp_path / "assoc" / "sumstats.parquet")) == 20
     # A finished run resumes to a no-op; without --resume the folder is protected.
-    _error(_train(paths, tmp_path / "run"), "already holds a run; pass --resume")
+    assert_cli_error(_train(paths, tmp_path / "run"), "already holds a run; pass --resume")
     assert _train(paths, tmp_path / "run", "--resume").exit_code == 0
     res = runner.invoke(app, ["train", "--method", "simclr", "--images", str(paths["images"]),
                               "--out", str(tmp_path / "run"), "--profile", "quick", "--epochs",
                               "2", "--dim", "8", "--resume", "--quiet"])
-    _error(res, "holds a gemcont run; cannot resume it as simclr")
+    assert_cli_error(res, "holds a gemcont run; cannot resume it as simclr")
 
 
 def test_bad_inputs(toy, tmp_path, monkeypatch):
     task, paths = toy
     out = tmp_path / "run"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    _error(_train(paths, out, "--device", "cuda"), "--device cuda: no CUDA GPU")
-    _error(runner.invoke(app, ["train", "--method", "clip", "--images", str(paths["images"]),
-                               "--out", str(out)]), "method: expected one of gemcont")
-    _error(runner.invoke(app, ["train", "--method", "gemcont", "--images", str(paths["images"]),
-                               "--out", str(out)]), "needs genotypes: pass --bed and --panel")
+    assert_cli_error(_train(paths, out, "--device", "cuda"), "--device cuda: no CUDA GPU")
+    assert_cli_error(runner.invoke(app, ["train", "--method", "clip", "--images",
+                                         str(paths["images"]), "--out", str(out)]),
+                     "method: expected one of gemcont")
+    assert_cli_error(runner.invoke(app, ["train", "--method", "gemcont", "--images",
+                                         str(paths["images"]), "--out", str(out)]),
+                     "needs genotypes: pass --bed and --panel")
     (tmp_path / "empty.txt").write_text("nobody\n")
-    _error(_train(paths, out, "--split", str(tmp_path / "empty.txt")), "the train split is empty")
+    assert_cli_error(_train(paths, out, "--split", str(tmp_path / "empty.txt")),
+                     "the train split is empty")
     panel = pd.read_parquet(paths["panel"]).assign(ID=lambda d: "x" + d["ID"])
     panel.to_parquet(tmp_path / "panel.parquet")
     p2 = {**paths, "panel": tmp_path / "panel.parquet"}
-    _error(_train(p2, out), r"none of its 20 variants is usable .*\(20 not in the \.bim")
+    assert_cli_error(_train(p2, out), r"none of its 20 variants is usable .*\(20 not in the \.bim")
     np.savez(tmp_path / "other.npz", images=task.images[:30],
              sample_id=np.array([f"Q{i}" for i in range(30)]))
-    _error(_train({**paths, "images": tmp_path / "other.npz"}, out),
-           "images and the .fam share 0 of 30 sample IDs")
+    assert_cli_error(_train({**paths, "images": tmp_path / "other.npz"}, out),
+                     "images and the .fam share 0 of 30 sample IDs")
     np.save(tmp_path / "bad.npy", np.zeros((5, 4, 4, 7)))
-    _error(_train({**paths, "images": tmp_path / "bad.npy"}, out, "--image-ids",
-                  str(tmp_path / "empty.txt")), r"expected images of shape \(N, H, W\)")
-    _error(_train(paths, out, "--augment", "warp"), "unknown augmentation warp")
+    assert_cli_error(_train({**paths, "images": tmp_path / "bad.npy"}, out, "--image-ids",
+                            str(tmp_path / "empty.txt")), r"expected images of shape \(N, H, W\)")
+    assert_cli_error(_train(paths, out, "--augment", "warp"), "unknown augmentation warp")
     assert not out.exists()

@@ -4,14 +4,12 @@ example, the learnable temperature, NT-Xent against its definition, and SCARF.""
 from __future__ import annotations
 
 import math
-import os
 
 import pytest
 
-if os.environ.get("CI") == "true":
-    import torch
-else:
-    torch = pytest.importorskip("torch")
+from helpers import require_torch
+
+torch = require_torch()
 
 from gwasrep.models.augment import scarf_corrupt  # noqa: E402
 from gwasrep.models.losses import ClipLoss, clip_loss, nt_xent  # noqa: E402

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from scipy import ndimage
 
-if os.environ.get("CI") == "true":
-    import torch
-else:
-    torch = pytest.importorskip("torch")
+from helpers import require_torch
+
+torch = require_torch()
 
 from gwasrep.models import imageops  # noqa: E402
 

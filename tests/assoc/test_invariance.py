@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import random_design
 from gwasrep import multitrait_lrt
+from helpers import random_design
 
 dims = st.tuples(st.integers(30, 80), st.integers(1, 4), st.integers(0, 3), st.integers(0, 10**6))
 

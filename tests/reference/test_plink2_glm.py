@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from conftest import require_tool, run_tool
 from gwasrep.assoc.config import AssocConfig
 from gwasrep.assoc.run import run_assoc
+from helpers import require_tool, run_tool
 
 
 def test_per_dimension_tests_match_plink2_glm(hs1940, tmp_path):

@@ -7,11 +7,11 @@ import pytest
 import statsmodels.api as sm
 from scipy import optimize, stats
 
-from conftest import random_design
 from gwasrep import multitrait_lrt
 from gwasrep.assoc.engine._scan_kernels import packed_crossprod
 from gwasrep.assoc.linear import block_moments_dense, block_moments_from_packed, fit_null
 from gwasrep.io._bed_kernels import encode_bed
+from helpers import random_design
 
 
 def _mvn_loglik(E, X, B, C):

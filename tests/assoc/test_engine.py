@@ -1,4 +1,7 @@
-"""The file-level engine: backends agree, a killed run resumes to the same result, outputs."""
+"""The file-level engine: backends agree, a killed run resumes to the same result, outputs.
+
+plink1.9 --clump reading the TSV: reference/test_plink19_clump.py.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import require_tool, run_tool
 from gwasrep.assoc.config import AssocConfig
 from gwasrep.assoc.run import run_assoc
 from gwasrep.errors import ResumeError
@@ -66,6 +68,7 @@ def test_dask_localcluster_equals_local_run(small_cohort, reference_run, tmp_pat
                                   check_exact=True)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_identical_result(tmp_path):
     """SIGKILL a CLI run mid-scan, then --resume; the result equals the uninterrupted run."""
     from gwasrep.simulate import simulate_cohort
@@ -125,17 +128,3 @@ def test_outputs_tsv_excluded_and_metadata(small_cohort, tmp_path):
     for key in ("manhattan", "qq"):
         assert run.files[key].read_bytes()[:4] == b"\x89PNG"
     assert not list(tmp_path.glob(".*.tmp"))
-
-
-def test_tsv_is_read_by_plink19_clump(small_cohort, tmp_path):
-    plink = require_tool("plink1.9")
-    run = run_assoc(AssocConfig(emb=small_cohort.emb, bed=small_cohort.bed,
-                                covar=small_cohort.covar, out=tmp_path, formats=("tsv",),
-                                plots=False))
-    # plink 1.9 --clump --clump-snp-field ID --clump-field P reads the header as written.
-    run_tool([plink, "--bfile", str(small_cohort.bed), "--clump", str(run.files["sumstats_tsv"]),
-              "--clump-snp-field", "ID", "--clump-field", "P", "--clump-p1", "5e-8",
-              "--clump-r2", "0.1", "--out", "cl"], cwd=tmp_path)
-    clumped = pd.read_csv(tmp_path / "cl.clumped", sep=r"\s+")
-    ss = pd.read_csv(run.files["sumstats_tsv"], sep="\t")
-    assert set(clumped["SNP"]) == set(ss.loc[ss["P"] <= 5e-8, "ID"])  # unlinked simulation

