@@ -37,7 +37,6 @@ out = Console()
 # Options used by several commands
 
 Bed = Annotated[Path, typer.Option(help="PLINK 1 fileset prefix (.bed/.bim/.fam)")]
-OptionalBed = Annotated[Path | None, typer.Option(help="PLINK 1 fileset prefix (.bed/.bim/.fam)")]
 Emb = Annotated[Path, typer.Option(help="Embeddings table (Parquet/TSV/CSV); data_specs/embeddings.md")]
 Keep = Annotated[Path | None, typer.Option(help="Use only these samples (FID IID or IID per line)")]
 MetaCols = Annotated[str | None, typer.Option(help="Comma-separated embedding columns that are metadata")]
@@ -46,8 +45,9 @@ Resume = Annotated[bool, typer.Option(help="Continue an unfinished run in --out"
 Seed = Annotated[int, typer.Option(help="Random seed")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps")]
 ImageIds = Annotated[Path | None, typer.Option(help="Sample IDs of an .npy stack, one per image")]
-ImageSize = Annotated[int | None, typer.Option(help="Resize images to SIZE x SIZE on load (as in training)")]
 Quiet = Annotated[bool, typer.Option(help="No progress bar or summary")]
+#: For commands without a progress bar.
+QuietSummary = Annotated[bool, typer.Option(help="No summary")]
 
 
 def csv_list(value: str | None) -> list[str] | None:

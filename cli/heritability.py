@@ -11,6 +11,7 @@ from gwasrep_cli._common import (
     Keep,
     MetaCols,
     Quiet,
+    QuietSummary,
     cli_errors,
     csv_list,
     err,
@@ -54,7 +55,7 @@ def h2(
     greml: Annotated[Path | None, typer.Option(help="variance_components.tsv of `assoc --lmm` for GREML h2 (default: the one beside --sumstats, if any)")] = None,
     no_greml: Annotated[bool, typer.Option("--no-greml", help="Do not add GREML h2")] = False,
     drop_ambiguous: Annotated[bool, typer.Option(help="Keep only non-ambiguous A/C/G/T SNPs (ldsc munge_sumstats' allele filter); needs A1, A2")] = False,
-    quiet: Quiet = False,
+    quiet: QuietSummary = False,
 ):
     """LDSC SNP heritability per embedding dimension, as bulik/ldsc --h2 (data_specs/h2.md)."""
     from gwasrep.heritability.run import H2Config, run_h2

@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from gwasrep_cli._common import Quiet, R2Mode, cli_errors, print_line, print_notes
+from gwasrep_cli._common import QuietSummary, R2Mode, cli_errors, print_line, print_notes
 
 
 @cli_errors
 def clump(
-    sumstats: Annotated[Path, typer.Option(help="Summary statistics (Parquet, or whitespace-separated text) with variant IDs and p-values")],
+    sumstats: Annotated[Path, typer.Option(help="Summary statistics (Parquet, CSV, or whitespace-separated text) with variant IDs and p-values")],
     bed: Annotated[Path, typer.Option(help="PLINK 1 fileset prefix for LD (founders are used)")],
     out_prefix: Annotated[Path, typer.Option("--out", help="Writes OUT.clumped, OUT.clumped.parquet, OUT.clump_members.parquet")] = Path("gwasrep"),
     p1: Annotated[float, typer.Option(help="Index variant threshold (PLINK --clump-p1)")] = 1e-4,
@@ -22,7 +22,7 @@ def clump(
     r2_mode: R2Mode = "em",
     snp_field: Annotated[str, typer.Option(help="Column with the variant IDs")] = "ID",
     p_field: Annotated[str, typer.Option(help="Column with the p-values (e.g. P, P_BONF, P_3)")] = "P",
-    quiet: Quiet = False,
+    quiet: QuietSummary = False,
 ):
     """LD clumping with PLINK 1.9 --clump semantics (data_specs/clumps.md)."""
     from gwasrep.loci.run import ClumpConfig, run_clump
@@ -49,7 +49,7 @@ def loci(
     name: Annotated[list[str] | None, typer.Option(help="Method names, in the order of --sumstats")] = None,
     recovery_r2: Annotated[float | None, typer.Option(help="LD recovery rule: a significant variant in the window with EM r^2 >= this with the reference variant (needs --bed)")] = None,
     bed: Annotated[Path | None, typer.Option(help="Genotypes for the LD recovery rule")] = None,
-    quiet: Quiet = False,
+    quiet: QuietSummary = False,
 ):
     """Window loci per method, recovered reference loci and unique loci (data_specs/loci.md)."""
     from gwasrep.loci.run import LociConfig, run_loci
@@ -73,7 +73,7 @@ def panel(
     r2: Annotated[float, typer.Option(help="Clumping r^2")] = 0.05,
     kb: Annotated[float, typer.Option(help="Clumping window (kb)")] = 5000.0,
     r2_mode: R2Mode = "em",
-    quiet: Quiet = False,
+    quiet: QuietSummary = False,
 ):
     """Variant panel: threshold, harmonize to the cohort's A1, clump (data_specs/panel.md)."""
     from gwasrep.loci.run import PanelConfig, run_panel
@@ -92,7 +92,7 @@ def meta(
     out_path: Annotated[Path, typer.Option("--out", help="Output .parquet or .tsv")] = Path("meta.parquet"),
     beta_col: Annotated[str | None, typer.Option(help="Effect column (e.g. BETA_3 in gwasrep sumstats)")] = None,
     se_col: Annotated[str | None, typer.Option(help="Standard error column")] = None,
-    quiet: Quiet = False,
+    quiet: QuietSummary = False,
 ):
     """Fixed-effect inverse-variance meta-analysis with allele harmonization (data_specs/meta.md)."""
     from gwasrep.loci.run import MetaConfig, run_meta

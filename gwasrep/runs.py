@@ -1,11 +1,11 @@
 """The runner convention shared by every command.
 
-Each ``gwasrep <command>`` calls exactly one library function,
-``run_<command>(config, *, progress=None)``, that lives in the ``run`` module of its
-subpackage (``gwasrep.assoc.run.run_assoc``, ``gwasrep.loci.run.run_clump``, ...). The
-config is a dataclass holding the command's inputs, outputs and settings; the return
-value is a :class:`RunResult` subclass naming the files written and the notes worth
-telling the user. Long runs report through one :class:`Progress` callback signature.
+Each ``gwasrep <command>`` calls exactly one library function, ``run_<command>(config)``
+(long runs also take ``progress=``), in the ``run`` module of its subpackage
+(``gwasrep.assoc.run.run_assoc``, ``gwasrep.loci.run.run_clump``, ...). The config is a
+dataclass holding the command's inputs, outputs and settings; the return value is a
+:class:`RunResult` subclass naming the files written and the notes worth telling the
+user. Long runs report through one :class:`Progress` callback signature.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ class AssocConfig:
     plots: bool = True
     resume: bool = False
     overwrite: bool = False
-    #: Linear mixed model: None (off), "auto", "full" or "lowrank" (see assoc/lmm_setup.py).
+    #: Linear mixed model: None (off), "auto", "full" or "lowrank" (see assoc/engine/lmm_setup.py).
     lmm: str | None = None
     #: GCTA binary GRM prefix to use instead of computing one from the .bed.
     grm: Path | None = None

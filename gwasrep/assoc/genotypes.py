@@ -60,6 +60,6 @@ def center_dosages(G: np.ndarray, n_samples: int, *, dtype=np.float64) -> Center
     obs = np.isfinite(G)
     obs_ct = obs.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(obs, G, 0.0).sum(axis=0) / obs_ct
-    Gc = np.where(obs, G - np.where(obs_ct > 0, mean, 0.0), 0.0)
+        mean = (np.where(obs, G, 0.0).sum(axis=0) / obs_ct).astype(dtype)
+    Gc = np.where(obs, G - np.where(obs_ct > 0, mean, 0.0).astype(dtype), dtype(0))
     return CenteredDosages(Gc=Gc, mean=mean, obs_ct=obs_ct.astype(np.int64))

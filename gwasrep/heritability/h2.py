@@ -1,7 +1,9 @@
-"""``gwasrep h2``: LDSC heritability of every embedding dimension from gwasrep's sumstats.
+"""The h2 table: LDSC heritability of every embedding dimension from gwasrep's sumstats
+(``gwasrep h2`` reads the files in :mod:`gwasrep.heritability.run`).
 
-Dimension k uses ``Z = BETA_k / SE_k`` and ``N = OBS_CT``; a table with a ``Z``
-column (and ``N`` or ``OBS_CT``) is one trait. SNPs are matched to the LD
+Dimension k uses ``Z = BETA_k / SE_k`` and ``N = OBS_CT``; a table with a ``Z`` column
+(and a sample-size column: ``OBS_CT``, or one of :data:`gwasrep.io.columns.ALIASES`'s
+names for N) is one trait. SNPs are matched to the LD
 scores by ID and kept in the LD scores' genome order (CHR, BP), as ldsc does.
 h2 needs only Z^2, so an allele flip changes nothing, and LDSC-format LD scores carry no
 alleles to check against (ldsc's ``--h2`` ignores alleles too). ``drop_ambiguous`` applies
@@ -32,7 +34,8 @@ def trait_z(sumstats: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """ID, Z, N per trait: BETA_k/SE_k per dimension, or a single Z column."""
     cols = set(sumstats.columns)
     id_col = find_column(cols, "ID")
-    n_col = find_column(cols, "N")
+    # gwasrep's sumstats carry per-variant counts (OBS_CT); they come before a study-wide N.
+    n_col = "OBS_CT" if "OBS_CT" in cols else find_column(cols, "N")
     dims = sorted(int(c[5:]) for c in cols if c.startswith("BETA_") and c[5:].isdigit()
                   and f"SE_{c[5:]}" in cols)
     if id_col is None or n_col is None or (not dims and "Z" not in cols):
@@ -77,7 +80,7 @@ def add_greml(table: pd.DataFrame, vc: pd.DataFrame) -> tuple[pd.DataFrame, list
     if dims.isna().any():
         raise InputError("GREML h2 needs gwasrep sumstats (BETA_k/SE_k per dimension); the "
                          "sumstats have a single Z column")
-    out = table.join(g, on=dims.astype(int).rename("DIM"))
+    out = table.assign(DIM=dims.astype(int)).join(g, on="DIM").drop(columns="DIM")
     missing = out["GREML_H2"].isna().sum()
     if missing:
         notes.append(f"{missing} dimension(s) without a GREML estimate in the variance "

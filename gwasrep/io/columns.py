@@ -16,15 +16,14 @@ __all__ = ["ALIASES", "find_column", "find_columns", "normalize_columns"]
 #: Canonical name -> accepted names, in order of preference (the first present wins).
 ALIASES: dict[str, list[str]] = {
     "ID": ["ID", "SNP", "RSID", "rsid", "MarkerName", "variant_id"],
-    "CHROM": ["CHROM", "CHR", "chr", "chromosome"],
+    "CHROM": ["CHROM", "#CHROM", "CHR", "chr", "chromosome"],
     "POS": ["POS", "BP", "pos", "base_pair_location"],
     "A1": ["A1", "EA", "EFFECT_ALLELE", "effect_allele", "Allele1", "ALT"],
     "A2": ["A2", "OA", "OTHER_ALLELE", "other_allele", "Allele2", "NEA"],
     "BETA": ["BETA", "beta", "Effect", "EFFECT"],
     "SE": ["SE", "se", "StdErr", "STDERR"],
     "P": ["P", "p", "PVAL", "P-value", "pval"],
-    # Per-variant counts (PLINK 2's OBS_CT) before a study-wide N.
-    "N": ["OBS_CT", "N", "n", "TotalSampleSize"],
+    "N": ["N", "OBS_CT", "n", "TotalSampleSize"],
     "EAF": ["EAF", "A1_FREQ", "FRQ", "Freq1", "effect_allele_frequency"],
 }
 

@@ -12,6 +12,7 @@ Names accepted by :func:`build_augment` (GEMCONT Sec. 3.4 used ``erasing`` for E
 ========== ===========================================================================
 rotation   rotate by an angle uniform in +-``max_degrees`` (30)
 crop       random resized crop: area 8-100 %, aspect 3/4-4/3, resized to H x W
+smallcrop  the same, mild: area 70-100 %, aspect 0.9-1.1 (keeps a glyph's orientation)
 blur       Gaussian blur with p = 0.5, sigma uniform in 0.1-2.0 (kernel ~ H/10, odd)
 jitter     colour jitter with p = 0.8: brightness, contrast, saturation +-0.4
 erasing    random erasing with p = 0.5: a rectangle of 2-33 % area, aspect 0.3-3.3, set to 0
@@ -179,9 +180,16 @@ def hflip(x, g, p: float = 0.5):
     return torch.where(apply[:, None, None, None], x.flip(-1), x)
 
 
+def random_small_crop(x, g):
+    """A mild random resized crop (70-100% of the area, aspect 0.9-1.1): keeps a glyph's
+    orientation and most of its shape, for contrastive baselines on rotation tasks."""
+    return random_resized_crop(x, g, scale=(0.7, 1.0), ratio=(0.9, 1.1))
+
+
 AUGMENTATIONS: dict[str, Augment] = {
     "rotation": random_rotation,
     "crop": random_resized_crop,
+    "smallcrop": random_small_crop,
     "blur": random_blur,
     "jitter": random_jitter,
     "erasing": random_erasing,

@@ -6,6 +6,7 @@ variance_components.md).
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -89,15 +90,21 @@ class SumstatsWriter:
                                                           tmp_dir=self.partial))
                      for fmt in self.formats}
         self._parquet = None
-        if "parquet" in self._tmp:
-            self._parquet = stack.enter_context(pq.ParquetWriter(self._tmp["parquet"],
-                                                                 sumstats_schema(self.D)))
-        self.write_ready()
+        try:
+            if "parquet" in self._tmp:
+                self._parquet = stack.enter_context(pq.ParquetWriter(self._tmp["parquet"],
+                                                                     sumstats_schema(self.D)))
+            self.write_ready()
+        except BaseException:
+            self._stack.__exit__(*sys.exc_info())  # close the writers, remove the temp files
+            raise
         return self
 
     def __exit__(self, *exc) -> bool:
-        if exc[0] is None:
-            assert self._next == len(self.blocks), (self._next, len(self.blocks))
+        if exc[0] is None and self._next != len(self.blocks):
+            err = AssertionError(f"{self._next} of {len(self.blocks)} blocks written")
+            self._stack.__exit__(type(err), err, None)
+            raise err
         return self._stack.__exit__(*exc)
 
     def add(self, i: int, res: dict) -> None:

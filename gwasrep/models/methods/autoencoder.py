@@ -27,5 +27,4 @@ def build(cfg, inputs, g) -> Autoencoder:
     return Autoencoder(cfg.encoder, inputs.image_shape, cfg.dim)
 
 
-SPEC = MethodSpec(name="autoencoder", summary="image reconstruction through a bottleneck",
-                  build=build)
+SPEC = MethodSpec(name="autoencoder", build=build)

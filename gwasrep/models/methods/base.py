@@ -45,7 +45,7 @@ class ModelInputs:
 
     #: (C, H, W) of the (resized) images.
     image_shape: tuple[int, int, int]
-    #: Columns of the genetic input (panel variants; 1 for a score).
+    #: Variants of the panel (a method with a score input ignores it: its input is 1 column).
     n_variants: int = 0
     #: The panel's effect sizes, (n_variants,) (GEMCONT's initialization), or None.
     beta: torch.Tensor | None = None
@@ -58,8 +58,6 @@ class MethodSpec:
     """A trait generator: what it needs from the data and how its model is built."""
 
     name: str
-    #: One line for the CLI's help and the README.
-    summary: str
     #: ``build(cfg, inputs, generator) -> nn.Module``; ``cfg`` is the TrainConfig and the
     #: generator is seeded with ``cfg.seed`` (the initial weights depend on the seed only).
     build: Callable[..., nn.Module]
@@ -91,10 +89,6 @@ class MethodSpec:
                                  "polymorphic variants")
             return ((s - s.mean()) / sd).astype(np.float32)[:, None]
         raise InputError(f"method {self.name} takes no genetic input")
-
-    def genetic_width(self, n_variants: int) -> int:
-        """Columns of the genetic input for a panel of ``n_variants``."""
-        return {"none": 0, "dosages": n_variants, "score": 1}[self.genetic]
 
 
 class ImageModel(nn.Module):

@@ -41,5 +41,4 @@ def build(cfg, inputs, g) -> Gemcont:
                    generator=g, temperature=0.07 if cfg.temperature is None else cfg.temperature)
 
 
-SPEC = MethodSpec(name="gemcont", summary="CLIP between images and the panel's genotypes",
-                  build=build, genetic="dosages")
+SPEC = MethodSpec(name="gemcont", build=build, genetic="dosages")

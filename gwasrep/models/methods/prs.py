@@ -18,5 +18,4 @@ def build(cfg, inputs, g) -> Gemcont:
                    temperature=0.07 if cfg.temperature is None else cfg.temperature)
 
 
-SPEC = MethodSpec(name="prs", summary="GEMCONT on the panel-weighted polygenic score",
-                  build=build, genetic="score")
+SPEC = MethodSpec(name="prs", build=build, genetic="score")

@@ -26,4 +26,4 @@ def build(cfg, inputs, g) -> SimCLR:
                   temperature=0.2 if cfg.temperature is None else cfg.temperature)
 
 
-SPEC = MethodSpec(name="simclr", summary="contrastive views of the images alone", build=build)
+SPEC = MethodSpec(name="simclr", build=build)

@@ -63,5 +63,5 @@ def build(cfg, inputs, g) -> Supervised:
                       n_classes=inputs.n_classes)
 
 
-SPEC = MethodSpec(name="supervised", summary="the upper bound: regress or classify --target",
-                  build=build, target=True, early_stopping=True, prepare_target=encode_target)
+SPEC = MethodSpec(name="supervised", build=build, target=True, early_stopping=True,
+                  prepare_target=encode_target)

@@ -43,4 +43,4 @@ def build(cfg, inputs, g) -> VAE:
     return VAE(cfg.encoder, inputs.image_shape, cfg.dim, kl_weight=cfg.kl_weight)
 
 
-SPEC = MethodSpec(name="vae", summary="variational autoencoder of the images", build=build)
+SPEC = MethodSpec(name="vae", build=build)
