@@ -1,18 +1,52 @@
-"""Runner of ``gwasrep demo``: simulate a cohort, then run the association engine on it."""
+"""Runners of the harness commands: ``gwasrep demo`` (a simulated cohort through the
+association engine) and ``gwasrep simulate-emnist`` (trait generators compared on GEMCONT's
+simulation; the cells are in :mod:`gwasrep.harness.simulation`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
 from gwasrep.assoc.config import AssocConfig
 from gwasrep.assoc.run import AssocRun, run_assoc
+from gwasrep.errors import InputError
+from gwasrep.harness.simulation import (
+    METHOD_AUGMENT,
+    cell_specs,
+    ensure_data,
+    load_cell,
+    plot_summary,
+    run_cell,
+    summarize,
+    summary_markdown,
+    sweep_settings,
+)
+from gwasrep.harness.simulation import PROFILES as SIM_PROFILES
+from gwasrep.io.atomic import atomic_path, atomic_write_text
+from gwasrep.io.idx import idx_shape
+from gwasrep.io.lock import output_lock
+from gwasrep.models.methods import REGISTRY
 from gwasrep.runs import Progress, RunResult
 from gwasrep.simulate.cohort import SimulatedCohort, simulate_cohort
+from gwasrep.simulate.emnist import SETTING_FACTORS
+from gwasrep.simulate.pools import (
+    STANDIN_NOTE,
+    ImagePool,
+    emnist_source,
+    find_emnist_files,
+    read_emnist,
+    read_image_pool,
+    standin_pool,
+    standin_source,
+)
 
-__all__ = ["DemoConfig", "DemoResult", "run_demo"]
+__all__ = ["DemoConfig", "DemoResult", "SimulationConfig", "SimulationRun", "run_demo",
+           "run_simulation"]
 
 
 @dataclass
@@ -48,3 +82,241 @@ def run_demo(cfg: DemoConfig, *, progress: Progress | None = None) -> DemoResult
     hits = set(ss.loc[ss["P"] < 5e-8, "ID"])
     return DemoResult(cohort=cohort, run=run, n_recovered=len(hits & set(cohort.causal_ids)),
                       files=run.files, notes=run.notes)
+
+
+# --------------------------------------------------------------------------------------
+# simulate-emnist
+
+
+@dataclass
+class SimulationConfig:
+    """``gwasrep simulate-emnist``: trait generators compared on GEMCONT's simulation.
+
+    Every None takes the profile's value (:data:`gwasrep.harness.simulation.PROFILES`).
+    """
+
+    out: Path
+    #: "smoke", "quick" or "paper".
+    profile: str = "quick"
+    methods: list[str] | None = None
+    seeds: int | None = None
+    #: Factor -> values, each varied alone around the default setting.
+    vary: dict[str, list] = field(default_factory=dict)
+    #: The official EMNIST files, or any labelled image stack; neither: the stand-in.
+    emnist_dir: Path | None = None
+    image_pool: Path | None = None
+    # The default setting's values (SimulationSetting fields).
+    n_train: int | None = None
+    n_test: int | None = None
+    h_g: float | None = None
+    alpha_max: float | None = None
+    n_causal: int | None = None
+    maf_range: tuple[float, float] | None = None
+    n_null: int | None = None
+    external_n: int | None = None
+    panel_null: int | None = None
+    # Training budget (TrainConfig fields) and the GWAS's principal components.
+    epochs: int | None = None
+    batch_size: int | None = None
+    dim: int | None = None
+    pcs: int | None = None
+    device: str = "auto"
+    #: Cells at once in local processes (1: in this process).
+    jobs: int = 1
+    #: Run the cells on this dask.distributed scheduler instead.
+    dask_scheduler: str | None = None
+    #: torch threads per cell (default: the cores divided by ``jobs``).
+    threads: int | None = None
+    #: Seed of the simulated world (effects, frequencies, test set, external cohort).
+    data_seed: int = 0
+
+
+@dataclass(kw_only=True)
+class SimulationRun(RunResult):
+    """One row per cell (``table``) and mean +- sd per factor value and method (``summary``)."""
+
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    pool: str
+    standin: bool
+    n_cells: int
+    n_reused: int
+
+
+def _resolve(cfg: SimulationConfig):
+    if cfg.profile not in SIM_PROFILES:
+        raise InputError(f"--profile {cfg.profile}: expected one of {', '.join(SIM_PROFILES)}")
+    prof = SIM_PROFILES[cfg.profile]
+    overrides = {k: getattr(cfg, k) for k in ("n_train", "n_test", "h_g", "alpha_max",
+                                               "n_causal", "n_null", "external_n",
+                                               "panel_null")
+                 if getattr(cfg, k) is not None}
+    if cfg.maf_range is not None:
+        overrides["maf_range"] = tuple(float(v) for v in cfg.maf_range)
+    base = prof.setting.replace(**overrides)
+    methods = list(cfg.methods or prof.methods)
+    unknown = [m for m in methods if m not in REGISTRY]
+    if unknown or not methods:
+        raise InputError(f"--methods {','.join(methods)}: expected some of "
+                         f"{', '.join(REGISTRY)}")
+    seeds = prof.seeds if cfg.seeds is None else cfg.seeds
+    if seeds < 1:
+        raise InputError(f"--seeds {seeds}: expected at least 1")
+    for factor, values in cfg.vary.items():
+        if factor not in SETTING_FACTORS:
+            raise InputError(f"--vary {factor}: not a factor; expected one of "
+                             f"{', '.join(SETTING_FACTORS)}")
+        if not values:
+            raise InputError(f"--vary {factor}: no values")
+    train = dict(prof.train)
+    train.update({k: getattr(cfg, k) for k in ("epochs", "batch_size", "dim")
+                  if getattr(cfg, k) is not None})
+    pcs = prof.pcs if cfg.pcs is None else cfg.pcs
+    if pcs < 1:
+        raise InputError(f"--pcs {pcs}: expected at least 1")
+    if cfg.jobs < 1:
+        raise InputError(f"--jobs {cfg.jobs}: expected at least 1")
+    prof = replace(prof, setting=base, train=train, pcs=pcs)
+    return prof, base, methods, seeds
+
+
+@dataclass
+class _PoolHandle:
+    """An image pool described before it is loaded: a resumed sweep whose data are all on
+    disk never reads EMNIST or renders the stand-in."""
+
+    source: str
+    standin: bool
+    n_images: int
+    load: object  # () -> ImagePool
+    notes: list[str] = field(default_factory=list)
+
+
+def _pool(cfg: SimulationConfig, n_needed: int) -> _PoolHandle:
+    if cfg.emnist_dir is not None and cfg.image_pool is not None:
+        raise InputError("give --emnist-dir or --image-pool, not both")
+    if cfg.emnist_dir is not None:
+        files = find_emnist_files(cfg.emnist_dir)
+        n = sum(idx_shape(files[(part, "images-idx3")])[0] for part in ("train", "test"))
+        return _PoolHandle(source=emnist_source(cfg.emnist_dir), standin=False, n_images=n,
+                           load=lambda: read_emnist(cfg.emnist_dir))
+    if cfg.image_pool is not None:
+        pool = read_image_pool(cfg.image_pool)
+        return _PoolHandle(source=pool.source, standin=False, n_images=pool.n_images,
+                           load=lambda: pool)
+    return _PoolHandle(source=standin_source(cfg.data_seed), standin=True, n_images=n_needed,
+                       load=lambda: standin_pool(n_needed, seed=cfg.data_seed),
+                       notes=[STANDIN_NOTE])
+
+
+def _run_cells(specs, cfg: SimulationConfig, progress: Progress | None):
+    """Yield each cell's result row as it finishes (in this process, local processes or dask)."""
+    if cfg.dask_scheduler:
+        try:
+            from distributed import Client, as_completed
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise InputError("--dask-scheduler needs dask.distributed: "
+                             "pip install 'gwasrep[dask]'") from None
+        try:
+            client = Client(cfg.dask_scheduler, timeout=30)
+        except OSError as exc:
+            raise InputError(f"--dask-scheduler {cfg.dask_scheduler}: could not reach the "
+                             f"scheduler ({exc})") from None
+        with client:
+            futures = [client.submit(run_cell, s, pure=False) for s in specs]
+            for fut in as_completed(futures):
+                yield fut.result()
+        return
+    if cfg.jobs > 1 and len(specs) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=cfg.jobs, mp_context=ctx) as ex:
+            for fut in as_completed([ex.submit(run_cell, s) for s in specs]):
+                yield fut.result()
+        return
+    for s in specs:
+        yield run_cell(s, progress=progress)
+
+
+def run_simulation(cfg: SimulationConfig, *, progress: Progress | None = None
+                   ) -> SimulationRun:
+    """Simulate, train every method on every setting and seed, test and score (see
+    :mod:`gwasrep.harness.simulation`); write ``results.parquet``, ``results.md``,
+    ``figure.png`` and ``simulation.json`` in ``cfg.out`` (data_specs/simulation.md).
+
+    ``progress`` reports stages ``data`` (settings x seeds simulated), ``cells`` and, for
+    cells run in this process, the training stages ``epoch`` and ``epochs``.
+    """
+    prof, base, methods, seeds = _resolve(cfg)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise InputError("gwasrep simulate-emnist trains the trait generators and needs "
+                         "PyTorch: pip install 'gwasrep[torch]' (on a CPU-only machine install "
+                         "the CPU wheel first)") from None
+    sweep = sweep_settings(base, cfg.vary)
+    settings = list({s.key(): s for _, _, s in sweep}.values())
+    out = Path(cfg.out)
+    threads = cfg.threads or max(1, (os.cpu_count() or 1) // max(1, cfg.jobs))
+    n_needed = max(s.n_test + 2 * s.n_train for s in settings)
+    pool = _pool(cfg, n_needed)
+    for s in settings:
+        if s.n_train + s.n_test > pool.n_images:
+            raise InputError(f"n_train + n_test = {s.n_train:,} + {s.n_test:,} = "
+                             f"{s.n_train + s.n_test:,} images, but the image pool "
+                             f"({pool.source}) has {pool.n_images:,}")
+    loaded: list[ImagePool] = []
+    with output_lock(out):
+        notes = list(pool.notes)
+        jobs = [(s, k) for s in settings for k in range(seeds)]
+        for i, (s, k) in enumerate(jobs):
+            ensure_data(lambda: loaded[0] if loaded else loaded.append(pool.load()) or loaded[0],
+                        s, data_seed=cfg.data_seed, seed=k, root=out, source=pool.source)
+            if progress:
+                progress(i + 1, len(jobs), "data")
+        specs = cell_specs(prof, settings, methods, seeds, root=out, data_seed=cfg.data_seed,
+                           device=cfg.device, threads=threads, pool=pool)
+        reused = [s for s in specs if load_cell(s) is not None]
+        if reused:
+            notes.append(f"resumed: {len(reused)} of {len(specs)} cells were finished in "
+                         f"{out / 'cells'} and are reused")
+        rows = {}
+        if progress:
+            progress(0, len(specs), "cells")
+        for row in _run_cells(specs, cfg, progress):
+            rows[row["key"]] = row
+            if progress:
+                progress(len(rows), len(specs), "cells")
+        table = pd.DataFrame([{k: v for k, v in rows[s.key()].items() if k != "spec"}
+                              for s in specs])
+        summary = summarize(table, sweep, base)
+        files = {"results": out / "results.parquet", "summary": out / "results.md",
+                 "figure": out / "figure.png", "config": out / "simulation.json"}
+        with atomic_path(files["results"]) as tmp:
+            table.to_parquet(tmp, index=False)
+        header = [f"- profile: {cfg.profile} ({prof.about}); methods: {', '.join(methods)}; "
+                  f"{seeds} seed(s); {len(specs)} cells",
+                  "- default setting: " + ", ".join(f"{k}={v}" for k, v in
+                                                     asdict(base).items()),
+                  f"- image pool: {pool.source}",
+                  f"- embeddings: projected on their top {prof.pcs} PCs, adjusted INT, "
+                  "multi-trait LRT over every simulated variant on the test set",
+                  f"- training: {prof.train_profile} profile with {prof.train}; augmentations: "
+                  + "; ".join(f"{m} {'+'.join(METHOD_AUGMENT[m])}" for m in methods)]
+        atomic_write_text(files["summary"], summary_markdown(summary, header))
+        plot_summary(summary, files["figure"], methods)
+        doc = {"command": "simulate-emnist", "config": {k: (str(v) if isinstance(v, Path) else v)
+                                                        for k, v in asdict(cfg).items()},
+               "profile": cfg.profile, "about": prof.about, "methods": methods,
+               "seeds": seeds, "default_setting": asdict(base),
+               "settings": {s.key(): asdict(s) for s in settings},
+               "train": {"profile": prof.train_profile, **prof.train},
+               "augment": {m: METHOD_AUGMENT[m] for m in methods}, "pcs": prof.pcs,
+               "pool": pool.source, "standin": pool.standin, "threads_per_cell": threads,
+               "notes": notes, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        atomic_write_text(files["config"], json.dumps(doc, indent=1, default=str) + "\n")
+    return SimulationRun(files=files, notes=notes, table=table, summary=summary,
+                         pool=pool.source, standin=pool.standin, n_cells=len(specs),
+                         n_reused=len(reused))

@@ -215,6 +215,30 @@ def test_demo_builds_demo_config():
 def test_help_lists_every_command_in_order():
     res = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
     names = [ln.split()[1] for ln in res.output.splitlines()
-             if ln.startswith("│ ") and len(ln.split()) > 2 and ln.split()[1].isidentifier()]
-    assert names[-12:] == ["assoc", "grm", "clump", "loci", "panel", "meta", "ldscore", "h2",
-                           "mi", "train", "embed", "demo"]
+             if ln.startswith("│ ") and len(ln.split()) > 2
+             and ln.split()[1].replace("-", "_").isidentifier()]
+    assert names[-13:] == ["assoc", "grm", "clump", "loci", "panel", "meta", "ldscore", "h2",
+                           "mi", "train", "embed", "demo", "simulate-emnist"]
+
+
+def test_simulate_emnist_builds_simulation_config():
+    require_torch()
+    from gwasrep.harness.run import SimulationConfig
+
+    cfg, kw = _call("gwasrep.harness.run.run_simulation", [
+        "simulate-emnist", "--out", "sim", "--profile", "smoke", "--methods", "gemcont,vae",
+        "--seeds", "3", "--vary", "n_train=1_000,2000", "--vary", "h_g=0.2,0.8",
+        "--emnist-dir", "E", "--n-test", "500", "--h-g", "0.6", "--alpha-max", "30",
+        "--n-causal", "10", "--maf-range", "0.1,0.4", "--null-variants", "50",
+        "--external-n", "3000", "--panel-null", "4", "--epochs", "3", "--batch-size", "64",
+        "--dim", "8", "--pcs", "5", "--device", "cpu", "--jobs", "2", "--threads", "1",
+        "--data-seed", "7", "--quiet"],
+        SimpleNamespace(notes=[], warnings=[], summary=pd.DataFrame(), n_cells=0, n_reused=0,
+                        files={}))
+    assert cfg == SimulationConfig(
+        out=Path("sim"), profile="smoke", methods=["gemcont", "vae"], seeds=3,
+        vary={"n_train": [1000, 2000], "h_g": [0.2, 0.8]}, emnist_dir=Path("E"), n_test=500,
+        h_g=0.6, alpha_max=30.0, n_causal=10, maf_range=(0.1, 0.4), n_null=50,
+        external_n=3000, panel_null=4, epochs=3, batch_size=64, dim=8, pcs=5, device="cpu",
+        jobs=2, threads=1, data_seed=7)
+    assert kw == {"progress": None}
