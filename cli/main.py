@@ -22,7 +22,7 @@ for command in (association.assoc, association.grm,
                 loci.clump, loci.loci, loci.panel, loci.meta,
                 heritability.ldscore, heritability.h2, heritability.mi,
                 models.train, models.embed,
-                simulation.demo, simulation.simulate_emnist):
+                simulation.demo, simulation.simulate_emnist, simulation.evaluate):
     app.command()(command)
 
 

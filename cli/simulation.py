@@ -1,7 +1,8 @@
-"""``gwasrep demo`` and ``gwasrep simulate-emnist`` (and, next, ``evaluate``)."""
+"""``gwasrep demo``, ``gwasrep simulate-emnist`` and ``gwasrep evaluate``: the harness."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -137,3 +138,64 @@ def simulate_emnist(
                        f"  null hits {r.null_hits_P_mean:.1f}  over {r.n_seeds} seed(s)")
         print_line(f"{res.n_cells} cells ({res.n_reused} reused) -> "
                    + ", ".join(str(p) for p in res.files.values()))
+
+
+def _named_paths(items: list[str] | None) -> dict[str, Path]:
+    from gwasrep.errors import InputError
+
+    out: dict[str, Path] = {}
+    for item in items or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise InputError(f"--emb {item}: expected NAME=PATH (e.g. gemcont=emb.parquet)")
+        if name.strip() in out:
+            raise InputError(f"--emb {item}: the name {name.strip()!r} is given twice")
+        out[name.strip()] = Path(path.strip())
+    return out
+
+
+@cli_errors
+def evaluate(
+    emb: Annotated[list[str], typer.Option(help="NAME=PATH of each method's embeddings (repeat the option)")],
+    bed: Annotated[Path, typer.Option(help="The cohort's PLINK 1 fileset")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder (data_specs/evaluation.md)")] = Path("gwasrep_evaluation"),
+    covar: Annotated[Path | None, typer.Option(help="Covariates table; data_specs/covariates.md")] = None,
+    covar_cols: Annotated[str | None, typer.Option(help="Comma-separated covariate columns to use")] = None,
+    pcs: Annotated[int, typer.Option(help="Principal components of each method's embeddings tested")] = 10,
+    int_: Annotated[bool, typer.Option("--int/--no-int", help="Rank-based inverse normal transform (Blom)")] = True,
+    keep: Annotated[Path | None, typer.Option(help="Use only these samples (FID IID or IID per line)")] = None,
+    reference: Annotated[Path | None, typer.Option(help="The reference (disease) GWAS's independent loci: ID (and CHROM, POS)")] = None,
+    labels: Annotated[Path | None, typer.Option(help="sample_id and binary label columns (and --biomarker) for disease prediction")] = None,
+    label_cols: Annotated[str | None, typer.Option(help="Comma-separated label columns (default: every other column)")] = None,
+    biomarker: Annotated[str | None, typer.Option(help="Column of --labels with a clinical biomarker (e.g. fev1_fvc), predicted alone for comparison")] = None,
+    panel: Annotated[Path | None, typer.Option(help="Variant panel (ID, A1, BETA) for the PRS-only model")] = None,
+    clump_p: Annotated[float, typer.Option(help="Clumping p-value threshold (GEMCONT: 5e-8)")] = 5e-8,
+    clump_r2: Annotated[float, typer.Option(help="Clumping r^2 (GEMCONT: 0.05)")] = 0.05,
+    clump_kb: Annotated[float, typer.Option(help="Clumping window in kb (GEMCONT: 5000)")] = 5000.0,
+    window_kb: Annotated[float, typer.Option(help="Window of the unique-loci comparison")] = 250.0,
+    ref_ld: Annotated[Path | None, typer.Option(help="LD score prefix: add LDSC h2 per dimension")] = None,
+    mi: Annotated[bool, typer.Option("--mi", help="Estimate MI between each method's embeddings and the genotypes (needs torch)")] = False,
+    mi_extract: Annotated[Path | None, typer.Option(help="Variants for the MI estimate (e.g. a panel)")] = None,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds of the AUC")] = 5,
+    logistic_c: Annotated[float, typer.Option(help="Inverse L2 penalty of the logistic regressions")] = 1.0,
+    threads: Annotated[int, typer.Option(help="Local threads of the GWAS")] = os.cpu_count() or 1,
+    quiet: Quiet = False,
+):
+    """Compare trait generators on a real cohort: GWAS loci, reference loci found, disease prediction (GEMCONT Figs. 3-4)."""
+    from gwasrep.harness.run import EvaluateConfig, run_evaluate
+
+    cfg = EvaluateConfig(embeddings=_named_paths(emb), bed=bed, out=out_dir, covar=covar,
+                         covar_cols=csv_list(covar_cols), pcs=pcs, inverse_normal=int_,
+                         keep=keep, reference=reference, labels=labels,
+                         label_cols=csv_list(label_cols), biomarker=biomarker, panel=panel,
+                         clump_p=clump_p, clump_r2=clump_r2, clump_kb=clump_kb,
+                         window_kb=window_kb, ref_ld=ref_ld, mi=mi, mi_extract=mi_extract,
+                         folds=folds, logistic_c=logistic_c, threads=threads)
+    with progress_bar(quiet) as progress:
+        res = run_evaluate(cfg, progress=progress)
+    if not quiet:
+        print_line(res.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        if len(res.prediction):
+            print_line(res.prediction.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print_notes(res)
+        print_line("outputs: " + ", ".join(str(p) for p in res.files.values()))

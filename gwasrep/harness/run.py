@@ -14,7 +14,16 @@ import pandas as pd
 
 from gwasrep.assoc.config import AssocConfig
 from gwasrep.assoc.run import AssocRun, run_assoc
-from gwasrep.errors import InputError
+from gwasrep.errors import InputError, preview
+from gwasrep.harness.evaluate import (
+    EvaluateConfig,
+    check_config,
+    predict_labels,
+    read_labels,
+    reference_recovery,
+    violin_figure,
+    write_evaluation,
+)
 from gwasrep.harness.simulation import (
     METHOD_AUGMENT,
     cell_specs,
@@ -27,9 +36,16 @@ from gwasrep.harness.simulation import (
     sweep_settings,
 )
 from gwasrep.harness.simulation import PROFILES as SIM_PROFILES
+from gwasrep.heritability.run import H2Config, run_h2
 from gwasrep.io.atomic import atomic_path, atomic_write_text
+from gwasrep.io.columns import find_column, normalize_columns
 from gwasrep.io.idx import idx_shape
 from gwasrep.io.lock import output_lock
+from gwasrep.io.plink import open_plink
+from gwasrep.io.samples import align_samples
+from gwasrep.io.tables import read_embeddings, read_table
+from gwasrep.loci.recovery import compare_methods
+from gwasrep.loci.run import ClumpConfig, run_clump
 from gwasrep.models.methods import REGISTRY
 from gwasrep.runs import Progress, RunResult
 from gwasrep.simulate.cohort import SimulatedCohort, simulate_cohort
@@ -45,8 +61,8 @@ from gwasrep.simulate.pools import (
     standin_source,
 )
 
-__all__ = ["DemoConfig", "DemoResult", "SimulationConfig", "SimulationRun", "run_demo",
-           "run_simulation"]
+__all__ = ["DemoConfig", "DemoResult", "EvaluateConfig", "EvaluateRun", "SimulationConfig",
+           "SimulationRun", "run_demo", "run_evaluate", "run_simulation"]
 
 
 @dataclass
@@ -320,3 +336,103 @@ def run_simulation(cfg: SimulationConfig, *, progress: Progress | None = None
     return SimulationRun(files=files, notes=notes, table=table, summary=summary,
                          pool=pool.source, standin=pool.standin, n_cells=len(specs),
                          n_reused=len(reused))
+
+
+# --------------------------------------------------------------------------------------
+# evaluate
+
+
+@dataclass(kw_only=True)
+class EvaluateRun(RunResult):
+    """One row per method (``table``) and one per model x label (``prediction``)."""
+
+    table: pd.DataFrame
+    prediction: pd.DataFrame
+
+
+def run_evaluate(cfg: EvaluateConfig, *, progress: Progress | None = None) -> EvaluateRun:
+    """For each method: the multi-trait GWAS, clumped and window loci, reference loci found,
+    disease prediction (ROC-AUC), PC1 violins, and optionally LDSC h2 and MI; then
+    ``evaluation.md``, ``evaluation.parquet``/``.tsv``, ``prediction.tsv`` and the figures
+    in ``cfg.out`` (data_specs/evaluation.md). ``progress``: stage ``methods``."""
+    check_config(cfg)
+    embs = {n: read_embeddings(p) for n, p in cfg.embeddings.items()}
+    fileset = open_plink(cfg.bed)
+    for name, e in embs.items():  # fail before any output: no shared sample is an error
+        align_samples(fileset.fam, {f"--emb {name}": e.keys})
+    labels, label_cols = read_labels(cfg) if cfg.labels else (None, [])
+    reference = None
+    if cfg.reference is not None:
+        ref = read_table(cfg.reference)
+        id_col = find_column(ref.columns, "ID")
+        if id_col is None:
+            raise InputError(f"--reference {cfg.reference}: expected an ID (or SNP) column of "
+                             f"the reference loci's index variants; found "
+                             f"{preview(ref.columns, 8)}")
+        reference = normalize_columns(ref.rename(columns={id_col: "ID"}))
+    panel = read_table(cfg.panel) if cfg.panel is not None else None
+    out = Path(cfg.out)
+    notes: list[str] = []
+    rows, sumstats = [], {}
+    with output_lock(out):
+        for i, (name, emb) in enumerate(embs.items()):
+            mdir = out / "methods" / name
+            pcs = None if cfg.pcs is None else min(cfg.pcs, len(emb.columns))
+            run = run_assoc(AssocConfig(emb=cfg.embeddings[name], bed=cfg.bed, out=mdir / "assoc",
+                                        covar=cfg.covar, covar_cols=cfg.covar_cols, pcs=pcs,
+                                        inverse_normal=cfg.inverse_normal, keep=cfg.keep,
+                                        threads=cfg.threads, overwrite=True))
+            ss = pd.read_parquet(run.files["sumstats_parquet"])
+            sumstats[name] = ss
+            cl = run_clump(ClumpConfig(sumstats=run.files["sumstats_parquet"], bed=cfg.bed,
+                                       out=mdir / "loci", p1=cfg.clump_p, p2=cfg.clump_p,
+                                       r2=cfg.clump_r2, kb=cfg.clump_kb))
+            row = {"METHOD": name, "N_SAMPLES": run.n_samples, "N_DIMS": len(emb.columns),
+                   "PCS": pcs if pcs is not None else len(emb.columns),
+                   "N_TESTED": run.n_variants_tested, "LAMBDA_GC": run.lambda_gc["P"],
+                   "N_SIGNIFICANT": int((ss["P"] < cfg.clump_p).sum()),
+                   "N_CLUMPED_LOCI": cl.n_loci}
+            if reference is not None:
+                for col in ("P", "P_BONF"):
+                    rec = reference_recovery(ss, reference["ID"], p_col=col)
+                    row[f"REF_SIGNIFICANT_{col}"] = rec["n_significant"]
+                    row[f"REF_FRACTION_{col}"] = rec["fraction"]
+                row["N_REFERENCE"] = rec["n_reference"]
+                row["REF_TESTED"] = rec["n_tested"]
+                row["REF_THRESHOLD"] = rec["threshold"]
+            if cfg.ref_ld is not None:
+                h2 = run_h2(H2Config(sumstats=run.files["sumstats_parquet"], ref_ld=cfg.ref_ld,
+                                     out=mdir / "h2.tsv", add_greml=False)).table
+                row["LDSC_H2_MEAN"] = float(h2["H2"].mean())
+                row["LDSC_H2_MAX"] = float(h2["H2"].max())
+            if cfg.mi:
+                from gwasrep.mi.run import MIConfig, run_mi  # torch: only when asked
+
+                mi = run_mi(MIConfig(emb=cfg.embeddings[name], bed=cfg.bed, out=mdir / "mi",
+                                     extract=cfg.mi_extract, seeds=cfg.mi_seeds)).result
+                for k, v in mi.summary.items():
+                    row[f"{k}_MEAN"] = v["mean"]
+                    row[f"{k}_SD"] = v["sd"]
+            rows.append(row)
+            if progress:
+                progress(i + 1, len(embs), "methods")
+        table = pd.DataFrame(rows)
+        cmp = compare_methods(sumstats, threshold=cfg.clump_p, window_kb=cfg.window_kb,
+                              reference=reference if reference is not None and
+                              {"CHROM", "POS"} <= set(reference.columns) else None)
+        table = table.merge(cmp.table[["METHOD", "N_LOCI", "N_UNIQUE"]].rename(
+            columns={"N_LOCI": "N_WINDOW_LOCI", "N_UNIQUE": "N_UNIQUE_LOCI"}), on="METHOD")
+        notes += cmp.notes
+        prediction = pd.DataFrame()
+        files = {}
+        if labels is not None:
+            prediction, pc1, pnotes = predict_labels(cfg, embs, labels, label_cols, fileset, panel)
+            notes += pnotes
+            files["violins"] = violin_figure(cfg, pc1, labels, label_cols, out)
+            for lab in label_cols:
+                for r in prediction[prediction["LABEL"] == lab].itertuples():
+                    if r.MODEL in table["METHOD"].tolist():
+                        table.loc[table["METHOD"] == r.MODEL, f"AUC_{lab}"] = r.AUC
+                        table.loc[table["METHOD"] == r.MODEL, f"AUC_SD_{lab}"] = r.AUC_SD
+        files.update(write_evaluation(cfg, table, prediction, cmp, out, notes, label_cols))
+    return EvaluateRun(files=files, notes=notes, table=table, prediction=prediction)
