@@ -217,8 +217,8 @@ def test_help_lists_every_command_in_order():
     names = [ln.split()[1] for ln in res.output.splitlines()
              if ln.startswith("│ ") and len(ln.split()) > 2
              and ln.split()[1].replace("-", "_").isidentifier()]
-    assert names[-13:] == ["assoc", "grm", "clump", "loci", "panel", "meta", "ldscore", "h2",
-                           "mi", "train", "embed", "demo", "simulate-emnist"]
+    assert names[-14:] == ["assoc", "grm", "clump", "loci", "panel", "meta", "ldscore", "h2",
+                           "mi", "train", "embed", "demo", "simulate-emnist", "evaluate"]
 
 
 def test_simulate_emnist_builds_simulation_config():
@@ -241,4 +241,28 @@ def test_simulate_emnist_builds_simulation_config():
         h_g=0.6, alpha_max=30.0, n_causal=10, maf_range=(0.1, 0.4), n_null=50,
         external_n=3000, panel_null=4, epochs=3, batch_size=64, dim=8, pcs=5, device="cpu",
         jobs=2, threads=1, data_seed=7)
+    assert kw == {"progress": None}
+
+
+def test_evaluate_builds_evaluate_config():
+    from gwasrep.harness.run import EvaluateConfig
+
+    cfg, kw = _call("gwasrep.harness.run.run_evaluate", [
+        "evaluate", "--emb", "gemcont=a.parquet", "--emb", "simclr=b.parquet", "--bed", "c",
+        "--out", "ev", "--covar", "cov.tsv", "--covar-cols", "age,sex", "--pcs", "5",
+        "--no-int", "--keep", "k.txt", "--reference", "ref.tsv", "--labels", "lab.tsv",
+        "--label-cols", "asthma", "--biomarker", "fev1_fvc", "--panel", "p.parquet",
+        "--clump-p", "1e-6", "--clump-r2", "0.1", "--clump-kb", "1000", "--window-kb", "500",
+        "--ref-ld", "ld", "--mi", "--mi-extract", "p.parquet", "--folds", "3",
+        "--logistic-c", "0.5", "--threads", "1", "--quiet"],
+        SimpleNamespace(notes=[], warnings=[], table=pd.DataFrame(), prediction=pd.DataFrame(),
+                        files={}))
+    assert cfg == EvaluateConfig(
+        embeddings={"gemcont": Path("a.parquet"), "simclr": Path("b.parquet")}, bed=Path("c"),
+        out=Path("ev"), covar=Path("cov.tsv"), covar_cols=["age", "sex"], pcs=5,
+        inverse_normal=False, keep=Path("k.txt"), reference=Path("ref.tsv"),
+        labels=Path("lab.tsv"), label_cols=["asthma"], biomarker="fev1_fvc",
+        panel=Path("p.parquet"), clump_p=1e-6, clump_r2=0.1, clump_kb=1000.0, window_kb=500.0,
+        ref_ld=Path("ld"), mi=True, mi_extract=Path("p.parquet"), folds=3, logistic_c=0.5,
+        threads=1)
     assert kw == {"progress": None}
