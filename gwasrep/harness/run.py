@@ -14,7 +14,7 @@ import pandas as pd
 
 from gwasrep.assoc.config import AssocConfig
 from gwasrep.assoc.run import AssocRun, run_assoc
-from gwasrep.errors import InputError, preview
+from gwasrep.errors import InputError, ResumeError, preview
 from gwasrep.harness.evaluate import (
     EvaluateConfig,
     check_config,
@@ -378,10 +378,16 @@ def run_evaluate(cfg: EvaluateConfig, *, progress: Progress | None = None) -> Ev
         for i, (name, emb) in enumerate(embs.items()):
             mdir = out / "methods" / name
             pcs = None if cfg.pcs is None else min(cfg.pcs, len(emb.columns))
-            run = run_assoc(AssocConfig(emb=cfg.embeddings[name], bed=cfg.bed, out=mdir / "assoc",
-                                        covar=cfg.covar, covar_cols=cfg.covar_cols, pcs=pcs,
-                                        inverse_normal=cfg.inverse_normal, keep=cfg.keep,
-                                        threads=cfg.threads, overwrite=True))
+            acfg = AssocConfig(emb=cfg.embeddings[name], bed=cfg.bed, out=mdir / "assoc",
+                               covar=cfg.covar, covar_cols=cfg.covar_cols, pcs=pcs,
+                               inverse_normal=cfg.inverse_normal, keep=cfg.keep,
+                               threads=cfg.threads, resume=True)
+            try:  # a scan killed earlier continues where it stopped
+                run = run_assoc(acfg)
+            except ResumeError:  # ... unless it was of other inputs or settings
+                notes.append(f"{name}: an unfinished GWAS of other inputs or settings in "
+                             f"{mdir / 'assoc'} was discarded")
+                run = run_assoc(replace(acfg, resume=False, overwrite=True))
             ss = pd.read_parquet(run.files["sumstats_parquet"])
             sumstats[name] = ss
             cl = run_clump(ClumpConfig(sumstats=run.files["sumstats_parquet"], bed=cfg.bed,
