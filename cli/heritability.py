@@ -27,12 +27,15 @@ def ldscore(
     out_prefix: Annotated[Path, typer.Option("--out", help="Writes OUT.l2.ldscore.gz, OUT.l2.M, OUT.l2.M_5_50")],
     window_kb: Annotated[float | None, typer.Option(help="Window half-width in kb")] = None,
     window_cm: Annotated[float | None, typer.Option(help="Window half-width in cM (needs CM in the .bim)")] = None,
+    ldsc_compat: Annotated[bool, typer.Option("--ldsc-compat", help="ldsc --l2's chunk-rounded windows, per chromosome (to reproduce published LD scores)")] = False,
+    chunk_size: Annotated[int, typer.Option(help="ldsc's --chunk-size (with --ldsc-compat)")] = 50,
     quiet: Quiet = False,
 ):
     """LD scores in LDSC's format (bias-corrected r^2 summed over the window; data_specs/ldscore.md)."""
     from gwasrep.heritability.run import LdscoreConfig, run_ldscore
 
-    cfg = LdscoreConfig(bed=bed, out=out_prefix, window_kb=window_kb, window_cm=window_cm)
+    cfg = LdscoreConfig(bed=bed, out=out_prefix, window_kb=window_kb, window_cm=window_cm,
+                        ldsc_compat=ldsc_compat, chunk_size=chunk_size)
     with progress_bar(quiet) as progress:
         res = run_ldscore(cfg, progress=progress)
     for w in res.warnings:
@@ -40,6 +43,8 @@ def ldscore(
     if not quiet:
         print_line(f"LD scores of {res.n_variants:,} variants (M_5_50 {res.n_variants_5_50:,}) -> "
                    + ", ".join(str(p) for p in res.files.values()))
+        for note in res.notes:
+            print_line(f"note: {note}")
 
 
 @cli_errors

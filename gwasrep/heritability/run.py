@@ -30,6 +30,10 @@ class LdscoreConfig:
     #: Window half-width in kb, or in cM (needs CM in the .bim); exactly one of them.
     window_kb: float | None = None
     window_cm: float | None = None
+    #: ldsc --l2's chunk-rounded windows (to reproduce published LD scores), per chromosome.
+    ldsc_compat: bool = False
+    #: ldsc's --chunk-size (with ``ldsc_compat``).
+    chunk_size: int = 50
 
 
 @dataclass(kw_only=True)
@@ -45,9 +49,18 @@ def run_ldscore(cfg: LdscoreConfig, *, progress: Progress | None = None) -> Ldsc
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sc = compute_ld_scores(open_plink(cfg.bed), window_kb=cfg.window_kb,
-                               window_cm=cfg.window_cm, progress=progress)
+                               window_cm=cfg.window_cm, ldsc_compat=cfg.ldsc_compat,
+                               chunk_size=cfg.chunk_size, progress=progress)
     paths = write_ld_scores(sc, cfg.out)
-    return LdscoreRun(files=paths, warnings=[str(w.message) for w in caught],
+    notes = []
+    if sc.excluded:
+        notes.append(f"{sc.excluded:,} variants without variance among their calls "
+                     "(monomorphic, all missing or all heterozygous) or with a negative "
+                     "position are left out, as ldsc leaves them out")
+    if cfg.ldsc_compat:
+        notes.append(f"ldsc-compatible windows: chunks of {cfg.chunk_size}, each window "
+                     "extended to a multiple of the chunk size (ldsc --l2 on each chromosome)")
+    return LdscoreRun(files=paths, notes=notes, warnings=[str(w.message) for w in caught],
                       n_variants=int(sc.M), n_variants_5_50=int(sc.M_5_50))
 
 

@@ -28,6 +28,8 @@ class LDScores:
     table: pd.DataFrame
     M: float
     M_5_50: float
+    #: Variants left out when computed here (no variance among their calls).
+    excluded: int = 0
 
 
 def ld_score_paths(prefix: str | os.PathLike) -> dict[str, Path]:

@@ -115,6 +115,11 @@ def test_heritability_commands_build_their_configs():
     cfg, kw = _call("gwasrep.heritability.run.run_ldscore", [
         "ldscore", "--bed", "ref", "--out", "ld", "--window-cm", "1", "--quiet"])
     assert cfg == LdscoreConfig(bed=Path("ref"), out=Path("ld"), window_cm=1.0)
+    cfg, _ = _call("gwasrep.heritability.run.run_ldscore", [
+        "ldscore", "--bed", "ref", "--out", "ld", "--window-kb", "1000", "--ldsc-compat",
+        "--chunk-size", "20", "--quiet"])
+    assert cfg == LdscoreConfig(bed=Path("ref"), out=Path("ld"), window_kb=1000.0,
+                                ldsc_compat=True, chunk_size=20)
     assert kw == {"progress": None}
     base = ["h2", "--sumstats", "s.parquet", "--ref-ld", "ld", "--quiet"]
     cfg, _ = _call("gwasrep.heritability.run.run_h2", base)
