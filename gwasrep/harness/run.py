@@ -220,7 +220,8 @@ def _pool(cfg: SimulationConfig, n_needed: int) -> _PoolHandle:
         pool = read_image_pool(cfg.image_pool)
         return _PoolHandle(source=pool.source, standin=False, n_images=pool.n_images,
                            load=lambda: pool)
-    return _PoolHandle(source=standin_source(cfg.data_seed), standin=True, n_images=n_needed,
+    return _PoolHandle(source=standin_source(cfg.data_seed, n_needed), standin=True,
+                       n_images=n_needed,
                        load=lambda: standin_pool(n_needed, seed=cfg.data_seed),
                        notes=[STANDIN_NOTE])
 
@@ -284,12 +285,18 @@ def run_simulation(cfg: SimulationConfig, *, progress: Progress | None = None
                              f"{s.n_train + s.n_test:,} images, but the image pool "
                              f"({pool.source}) has {pool.n_images:,}")
     loaded: list[ImagePool] = []
+
+    def get_pool() -> ImagePool:  # loaded once, and only if some data must be simulated
+        if not loaded:
+            loaded.append(pool.load())
+        return loaded[0]
+
     with output_lock(out):
         notes = list(pool.notes)
         jobs = [(s, k) for s in settings for k in range(seeds)]
         for i, (s, k) in enumerate(jobs):
-            ensure_data(lambda: loaded[0] if loaded else loaded.append(pool.load()) or loaded[0],
-                        s, data_seed=cfg.data_seed, seed=k, root=out, source=pool.source)
+            ensure_data(get_pool, s, data_seed=cfg.data_seed, seed=k, root=out,
+                        source=pool.source)
             if progress:
                 progress(i + 1, len(jobs), "data")
         specs = cell_specs(prof, settings, methods, seeds, root=out, data_seed=cfg.data_seed,

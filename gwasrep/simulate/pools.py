@@ -60,10 +60,12 @@ def emnist_source(directory: str | os.PathLike, split: str = "byclass") -> str:
     return f"EMNIST {split} ({Path(directory).resolve()})"
 
 
-def standin_source(seed: int) -> str:
-    return (f"stand-in: the 62 EMNIST classes rendered from {len(STANDIN_FONTS)} matplotlib "
-            f"font faces with random affine, stroke and elastic jitter (seed {seed}); not "
-            "EMNIST")
+def standin_source(seed: int, n: int) -> str:
+    """The stand-in's description; it names the seed and the size, which both fix its
+    images (so data simulated from different stand-ins are never mixed up)."""
+    return (f"stand-in: {n:,} images of the 62 EMNIST classes rendered from "
+            f"{len(STANDIN_FONTS)} matplotlib font faces with random affine, stroke and "
+            f"elastic jitter (seed {seed}); not EMNIST")
 
 
 @dataclass
@@ -341,4 +343,4 @@ def standin_pool(n: int, *, seed: int = 0, size: int = 28, chunk: int = 4096) ->
         y /= np.maximum(y.max(axis=(1, 2), keepdims=True), 1e-6)  # full contrast, as EMNIST
         images[lo:lo + m] = np.clip(np.round(255 * y), 0, 255).astype(np.uint8)
     return ImagePool(images=images, labels=labels.astype(np.int64), classes=list(EMNIST_CLASSES),
-                     source=standin_source(seed), standin=True, notes=[STANDIN_NOTE])
+                     source=standin_source(seed, n), standin=True, notes=[STANDIN_NOTE])
