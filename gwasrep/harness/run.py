@@ -4,6 +4,7 @@ simulation; the cells are in :mod:`gwasrep.harness.simulation`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -170,7 +171,7 @@ def _resolve(cfg: SimulationConfig):
     if cfg.maf_range is not None:
         overrides["maf_range"] = tuple(float(v) for v in cfg.maf_range)
     base = prof.setting.replace(**overrides)
-    methods = list(cfg.methods or prof.methods)
+    methods = list(dict.fromkeys(cfg.methods or prof.methods))  # each once, in order
     unknown = [m for m in methods if m not in REGISTRY]
     if unknown or not methods:
         raise InputError(f"--methods {','.join(methods)}: expected some of "
@@ -192,6 +193,15 @@ def _resolve(cfg: SimulationConfig):
         raise InputError(f"--pcs {pcs}: expected at least 1")
     if cfg.jobs < 1:
         raise InputError(f"--jobs {cfg.jobs}: expected at least 1")
+    if cfg.threads is not None and cfg.threads < 1:
+        raise InputError(f"--threads {cfg.threads}: expected at least 1")
+    if cfg.data_seed < 0:
+        raise InputError(f"--data-seed {cfg.data_seed}: expected a seed >= 0")
+    for k in ("epochs", "batch_size", "dim"):
+        v = train.get(k)
+        if v is not None and v < (2 if k == "batch_size" else 1):
+            raise InputError(f"--{k.replace('_', '-')} {v}: expected at least "
+                             f"{2 if k == 'batch_size' else 1}")
     prof = replace(prof, setting=base, train=train, pcs=pcs)
     return prof, base, methods, seeds
 
@@ -213,7 +223,7 @@ def _pool(cfg: SimulationConfig, n_needed: int) -> _PoolHandle:
         raise InputError("give --emnist-dir or --image-pool, not both")
     if cfg.emnist_dir is not None:
         files = find_emnist_files(cfg.emnist_dir)
-        n = sum(idx_shape(files[(part, "images-idx3")])[0] for part in ("train", "test"))
+        n = sum(idx_shape(files[(part, "images-idx3")], ndim=3)[0] for part in ("train", "test"))
         return _PoolHandle(source=emnist_source(cfg.emnist_dir), standin=False, n_images=n,
                            load=lambda: read_emnist(cfg.emnist_dir))
     if cfg.image_pool is not None:
@@ -226,23 +236,31 @@ def _pool(cfg: SimulationConfig, n_needed: int) -> _PoolHandle:
                        notes=[STANDIN_NOTE])
 
 
-def _run_cells(specs, cfg: SimulationConfig, progress: Progress | None):
+def _dask_client(cfg: SimulationConfig):
+    """The dask.distributed client of ``--dask-scheduler`` (connected before any output is
+    written, so that an unreachable scheduler leaves nothing behind), or None."""
+    if not cfg.dask_scheduler:
+        return None
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise InputError("--dask-scheduler needs dask.distributed: "
+                         "pip install 'gwasrep[dask]'") from None
+    try:
+        return Client(cfg.dask_scheduler, timeout=30)
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError(f"--dask-scheduler {cfg.dask_scheduler}: could not reach the "
+                         f"scheduler ({exc})") from None
+
+
+def _run_cells(specs, cfg: SimulationConfig, progress: Progress | None, client=None):
     """Yield each cell's result row as it finishes (in this process, local processes or dask)."""
-    if cfg.dask_scheduler:
-        try:
-            from distributed import Client, as_completed
-        except ImportError:  # pragma: no cover - depends on the environment
-            raise InputError("--dask-scheduler needs dask.distributed: "
-                             "pip install 'gwasrep[dask]'") from None
-        try:
-            client = Client(cfg.dask_scheduler, timeout=30)
-        except OSError as exc:
-            raise InputError(f"--dask-scheduler {cfg.dask_scheduler}: could not reach the "
-                             f"scheduler ({exc})") from None
-        with client:
-            futures = [client.submit(run_cell, s, pure=False) for s in specs]
-            for fut in as_completed(futures):
-                yield fut.result()
+    if client is not None:
+        from distributed import as_completed
+
+        futures = [client.submit(run_cell, s, pure=False) for s in specs]
+        for fut in as_completed(futures):
+            yield fut.result()
         return
     if cfg.jobs > 1 and len(specs) > 1:
         import multiprocessing
@@ -284,6 +302,20 @@ def run_simulation(cfg: SimulationConfig, *, progress: Progress | None = None
             raise InputError(f"n_train + n_test = {s.n_train:,} + {s.n_test:,} = "
                              f"{s.n_train + s.n_test:,} images, but the image pool "
                              f"({pool.source}) has {pool.n_images:,}")
+    from gwasrep.models.train import resolve_device
+
+    device = resolve_device(cfg.device).type  # an unavailable device fails before the lock
+    client = _dask_client(cfg)
+    with contextlib.ExitStack() as stack:
+        if client is not None:
+            stack.enter_context(client)
+        return _simulate_locked(cfg, prof, methods, seeds, settings, sweep, out, threads, pool,
+                                device, client, progress)
+
+
+def _simulate_locked(cfg, prof, methods, seeds, settings, sweep, out, threads, pool, device,
+                     client, progress) -> SimulationRun:
+    base = prof.setting
     loaded: list[ImagePool] = []
 
     def get_pool() -> ImagePool:  # loaded once, and only if some data must be simulated
@@ -300,7 +332,7 @@ def run_simulation(cfg: SimulationConfig, *, progress: Progress | None = None
             if progress:
                 progress(i + 1, len(jobs), "data")
         specs = cell_specs(prof, settings, methods, seeds, root=out, data_seed=cfg.data_seed,
-                           device=cfg.device, threads=threads, pool=pool)
+                           device=device, threads=threads, pool=pool)
         reused = [s for s in specs if load_cell(s) is not None]
         if reused:
             notes.append(f"resumed: {len(reused)} of {len(specs)} cells were finished in "
@@ -308,7 +340,7 @@ def run_simulation(cfg: SimulationConfig, *, progress: Progress | None = None
         rows = {}
         if progress:
             progress(0, len(specs), "cells")
-        for row in _run_cells(specs, cfg, progress):
+        for row in _run_cells(specs, cfg, progress, client):
             rows[row["key"]] = row
             if progress:
                 progress(len(rows), len(specs), "cells")

@@ -124,11 +124,13 @@ class CellSpec:
     standin: bool = False
 
     def key_fields(self) -> dict:
-        """What determines the cell's numbers (not where it runs, nor how fast)."""
+        """What determines the cell's numbers (not where it runs, nor how fast; but the
+        device type, since CPU and GPU kernels round differently)."""
         return {"method": self.method, "seed": self.seed, "setting": asdict(self.setting),
                 "data_seed": self.data_seed, "train_profile": self.train_profile,
                 "train": self.train, "pcs": self.pcs, "threads": self.threads,
-                "pool": self.pool, "augment": METHOD_AUGMENT.get(self.method, ["erasing"])}
+                "device": self.device, "pool": self.pool,
+                "augment": METHOD_AUGMENT.get(self.method, ["erasing"])}
 
     def key(self) -> str:
         return digest(self.key_fields())[:16]

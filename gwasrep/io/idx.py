@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +29,33 @@ def _open(path: Path):
     return gzip.open(path, "rb") if gz else open(path, "rb")
 
 
-def idx_shape(path: str | os.PathLike) -> tuple[int, ...]:
+def _header(fh, path: Path, ndim: int | None) -> tuple[np.dtype, tuple[int, ...]]:
+    head = fh.read(4)
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _TYPES or head[3] < 1:
+        raise InputError(f"{path}: not an IDX file (magic {head.hex() or 'empty'}; "
+                         "expected 0x0000TTNN with TT a known type and NN >= 1 dimensions, "
+                         "e.g. 00000803 for uint8 images)")
+    dtype, nd = np.dtype(_TYPES[head[2]]), head[3]
+    if ndim is not None and nd != ndim:
+        raise InputError(f"{path}: IDX file with {nd} dimensions; expected {ndim}")
+    dims = np.frombuffer(fh.read(4 * nd), dtype=">i4")
+    if dims.size != nd or (dims < 0).any():
+        raise InputError(f"{path}: truncated IDX header")
+    return dtype, tuple(int(d) for d in dims)
+
+
+#: What a damaged file (plain or gzip) raises while being read.
+_READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def idx_shape(path: str | os.PathLike, *, ndim: int | None = None) -> tuple[int, ...]:
     """The shape an IDX file's header declares (reads the header only)."""
     path = Path(path)
-    with _open(path) as fh:
-        head = fh.read(4)
-        if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _TYPES:
-            raise InputError(f"{path}: not an IDX file (magic {head.hex() or 'empty'})")
-        return tuple(int(d) for d in np.frombuffer(fh.read(4 * head[3]), dtype=">i4"))
+    try:
+        with _open(path) as fh:
+            return _header(fh, path, ndim)[1]
+    except _READ_ERRORS as exc:
+        raise InputError(f"{path}: could not read IDX file: {exc}") from None
 
 
 def read_idx(path: str | os.PathLike, *, ndim: int | None = None) -> np.ndarray:
@@ -44,32 +64,21 @@ def read_idx(path: str | os.PathLike, *, ndim: int | None = None) -> np.ndarray:
     Raises
     ------
     InputError
-        A bad magic number, an unexpected number of dimensions, or a file shorter or
-        longer than its header says.
+        A bad magic number, an unexpected number of dimensions, a damaged file, or a file
+        shorter or longer than its header says.
     """
     path = Path(path)
     try:
         with _open(path) as fh:
-            head = fh.read(4)
-            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _TYPES:
-                raise InputError(f"{path}: not an IDX file (magic {head.hex() or 'empty'}; "
-                                 "expected 0x0000TTNN with TT a known type, e.g. 00000803 for "
-                                 "uint8 images)")
-            dtype, nd = np.dtype(_TYPES[head[2]]), head[3]
-            if ndim is not None and nd != ndim:
-                raise InputError(f"{path}: IDX file with {nd} dimensions; expected {ndim}")
-            dims = np.frombuffer(fh.read(4 * nd), dtype=">i4")
-            if dims.size != nd or (dims < 0).any():
-                raise InputError(f"{path}: truncated IDX header")
-            shape = tuple(int(d) for d in dims)
+            dtype, shape = _header(fh, path, ndim)
             want = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             data = fh.read(want + 1)
-    except (OSError, EOFError) as exc:
+    except _READ_ERRORS as exc:
         raise InputError(f"{path}: could not read IDX file: {exc}") from None
     if len(data) != want:
+        found = f"{len(data):,} bytes" if len(data) < want else "more"
         raise InputError(f"{path}: IDX header says shape {shape} ({want:,} bytes of data); "
-                         f"found {min(len(data), want + 1) if len(data) <= want else 'more'}"
-                         f"{' bytes' if len(data) <= want else ''}")
+                         f"found {found}")
     return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 

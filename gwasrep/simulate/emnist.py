@@ -17,12 +17,16 @@ For one :class:`SimulationSetting` and one training seed:
   tanh(c z) = 0.76: the spread of z survives), and each image rotated by its alpha about
   the centre (bilinear);
 - a **variant panel** (GEMCONT's genetic input) from a simulated external GWAS: an
-  independent cohort of ``external_n`` people with the same model, each causal variant
-  and ``panel_null`` null variants regressed one at a time on that cohort's z, giving BETA,
-  SE and P with realistic noise. It has ``gwasrep panel``'s columns.
+  independent cohort of ``external_n`` people with the same model, every variant
+  regressed one at a time on that cohort's z, giving BETA, SE and P with realistic noise;
+  the panel is every causal variant and the ``panel_null`` null variants that GWAS ranked
+  best (its false leads, with winner's-curse effects), in order of p, with
+  ``gwasrep panel``'s columns.
 
-The world (allele frequencies, effects, the panel's null variants, the external cohort)
-depends on ``data_seed`` only.
+The world (allele frequencies, effects, the external cohort) depends on ``data_seed``;
+each split's causal genotypes, null genotypes, noise and image draws come from separate
+streams, so a sweep over one factor changes nothing else (varying ``n_null`` keeps the
+causal genotypes and z, varying ``h_g`` keeps G and the noise).
 """
 
 from __future__ import annotations
@@ -140,16 +144,24 @@ class SimulatedData:
         return int(self.images.shape[0])
 
 
-def _world(setting: SimulationSetting, data_seed: int):
-    """Frequencies and effects of every variant, and which null variants join the panel."""
-    rng = np.random.default_rng([data_seed, 101])
-    m = setting.n_causal + setting.n_null
-    f = rng.uniform(*setting.maf_range, m)
-    beta = np.zeros(m)
-    beta[:setting.n_causal] = rng.standard_normal(setting.n_causal)
-    panel_null = setting.n_causal + np.sort(rng.choice(setting.n_null, setting.panel_null,
-                                                       replace=False))
-    return f, beta, panel_null
+def _world(setting: SimulationSetting, data_seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies and effects of every variant (the causal ones first).
+
+    The causal and the null variants come from separate streams, so that varying
+    ``n_null`` leaves the causal architecture as it is (and varying S the null variants).
+    """
+    rc = np.random.default_rng([data_seed, 101, 0])
+    f_c = rc.uniform(*setting.maf_range, setting.n_causal)
+    beta_c = rc.standard_normal(setting.n_causal)
+    f_n = np.random.default_rng([data_seed, 101, 1]).uniform(*setting.maf_range,
+                                                              setting.n_null)
+    return np.concatenate([f_c, f_n]), np.concatenate([beta_c, np.zeros(setting.n_null)])
+
+
+def _streams(*key: int) -> tuple[np.random.Generator, ...]:
+    """Independent generators for a split's causal genotypes, null genotypes, environmental
+    noise and image draws."""
+    return tuple(np.random.default_rng([*key, k]) for k in range(4))
 
 
 def _latent(G: np.ndarray, f: np.ndarray, beta: np.ndarray, h_g: float,
@@ -162,8 +174,12 @@ def _latent(G: np.ndarray, f: np.ndarray, beta: np.ndarray, h_g: float,
     return genetic + np.sqrt(1 - h_g) * e, float(genetic.var())
 
 
-def _people(n: int, f: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    return rng.binomial(2, f, size=(n, f.size)).astype(np.int8)
+def _people(n: int, f: np.ndarray, n_causal: int, rng_causal: np.random.Generator,
+            rng_null: np.random.Generator) -> np.ndarray:
+    """Genotypes of n people: the causal block and the null block from their own streams."""
+    return np.hstack([rng_causal.binomial(2, f[:n_causal], size=(n, n_causal)),
+                      rng_null.binomial(2, f[n_causal:], size=(n, f.size - n_causal))]
+                     ).astype(np.int8)
 
 
 def simulate_data(pool: ImagePool, setting: SimulationSetting, *, data_seed: int = 0,
@@ -181,15 +197,16 @@ def simulate_data(pool: ImagePool, setting: SimulationSetting, *, data_seed: int
         raise InputError(f"n_train + n_test = {setting.n_train:,} + {setting.n_test:,} = "
                          f"{need:,} images, but the image pool ({pool.source}) has "
                          f"{pool.n_images:,}")
-    f, beta, panel_null = _world(setting, data_seed)
-    test_rng = np.random.default_rng([data_seed, 202])
-    test_idx = stratified_indices(pool.labels, setting.n_test, test_rng)
-    G_test = _people(setting.n_test, f, test_rng)
-    z_test, h_test = _latent(G_test, f, beta, setting.h_g, test_rng)
-    train_rng = np.random.default_rng([data_seed, 303, train_seed])
-    train_idx = stratified_indices(pool.labels, setting.n_train, train_rng, exclude=test_idx)
-    G_train = _people(setting.n_train, f, train_rng)
-    z_train, h_train = _latent(G_train, f, beta, setting.h_g, train_rng)
+    S = setting.n_causal
+    f, beta = _world(setting, data_seed)
+    gc, gn, noise, draw = _streams(data_seed, 202)
+    test_idx = stratified_indices(pool.labels, setting.n_test, draw)
+    G_test = _people(setting.n_test, f, S, gc, gn)
+    z_test, h_test = _latent(G_test, f, beta, setting.h_g, noise)
+    gc, gn, noise, draw = _streams(data_seed, 303, train_seed)
+    train_idx = stratified_indices(pool.labels, setting.n_train, draw, exclude=test_idx)
+    G_train = _people(setting.n_train, f, S, gc, gn)
+    z_train, h_train = _latent(G_train, f, beta, setting.h_g, noise)
 
     idx = np.concatenate([train_idx, test_idx])
     z = np.concatenate([z_train, z_test])
@@ -208,7 +225,7 @@ def simulate_data(pool: ImagePool, setting: SimulationSetting, *, data_seed: int
     variants = pd.DataFrame({"ID": ids, "CHROM": chrom.astype(str), "POS": pos, "A1": "A",
                              "A2": "G", "FREQ": f, "CAUSAL": np.arange(m) < setting.n_causal,
                              "BETA": beta})
-    panel = _external_panel(setting, f, beta, panel_null, variants, data_seed)
+    panel = _external_panel(setting, f, beta, variants, data_seed)
     n = idx.size
     return SimulatedData(
         setting=setting, data_seed=data_seed, train_seed=train_seed, images=images,
@@ -219,20 +236,24 @@ def simulate_data(pool: ImagePool, setting: SimulationSetting, *, data_seed: int
 
 
 def _external_panel(setting: SimulationSetting, f: np.ndarray, beta: np.ndarray,
-                    panel_null: np.ndarray, variants: pd.DataFrame, data_seed: int
-                    ) -> pd.DataFrame:
-    """The external GWAS of z on the causal and the panel's null variants (one at a time)."""
-    rng = np.random.default_rng([data_seed, 404])
-    G = _people(setting.external_n, f, rng)
-    z, _ = _latent(G, f, beta, setting.h_g, rng)
-    cols = np.concatenate([np.arange(setting.n_causal), panel_null])
-    res = multitrait_lrt(z[:, None], G[:, cols].astype(np.float64))
+                    variants: pd.DataFrame, data_seed: int) -> pd.DataFrame:
+    """The external GWAS of z, one variant at a time, on an independent cohort: the panel is
+    every causal variant and the ``panel_null`` null variants it ranked best (its false
+    leads, with their winner's-curse effects), in order of p."""
+    gc, gn, noise, _ = _streams(data_seed, 404)
+    G = _people(setting.external_n, f, setting.n_causal, gc, gn)
+    z, _ = _latent(G, f, beta, setting.h_g, noise)
+    res = multitrait_lrt(z[:, None], G.astype(np.float64))
+    p = res.p_dim[:, 0]
+    null = setting.n_causal + np.argsort(p[setting.n_causal:], kind="stable")[:setting.panel_null]
+    cols = np.concatenate([np.arange(setting.n_causal), null])
+    cols = cols[np.argsort(p[cols], kind="stable")]
     v = variants.iloc[cols]
     return pd.DataFrame({"ID": v["ID"].to_numpy(), "CHROM": v["CHROM"].to_numpy(),
                          "POS": v["POS"].to_numpy(), "A1": v["A1"].to_numpy(),
-                         "A2": v["A2"].to_numpy(), "BETA": res.beta[:, 0], "SE": res.se[:, 0],
-                         "P": res.p_dim[:, 0], "SOURCE": f"simulated external GWAS "
-                                                          f"(N={setting.external_n:,})"})
+                         "A2": v["A2"].to_numpy(), "BETA": res.beta[cols, 0],
+                         "SE": res.se[cols, 0], "P": p[cols],
+                         "SOURCE": f"simulated external GWAS (N={setting.external_n:,})"})
 
 
 def write_data(data: SimulatedData, out_dir: str | os.PathLike) -> dict[str, Path]:

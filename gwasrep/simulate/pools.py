@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ import numpy as np
 from scipy import ndimage
 
 from gwasrep.errors import InputError, preview
+from gwasrep.io.fingerprint import digest, sha256_file
 from gwasrep.io.idx import read_idx
 
 __all__ = ["EMNIST_CLASSES", "EMNIST_URL", "STANDIN_NOTE", "ImagePool", "emnist_source",
@@ -57,7 +59,13 @@ STANDIN_NOTE = ("no --emnist-dir or --image-pool: using the embedded stand-in of
 
 
 def emnist_source(directory: str | os.PathLike, split: str = "byclass") -> str:
-    return f"EMNIST {split} ({Path(directory).resolve()})"
+    """EMNIST's description: the folder, and a fingerprint of its content (the two label
+    files' bytes and the image files' sizes), so that data simulated from another copy or
+    a changed file are never reused."""
+    files = find_emnist_files(directory, split)
+    parts = [sha256_file(files[(part, "labels-idx1")]) for part in ("train", "test")]
+    parts += [files[(part, "images-idx3")].stat().st_size for part in ("train", "test")]
+    return f"EMNIST {split} ({Path(directory).resolve()}; content {digest(parts)[:12]})"
 
 
 def standin_source(seed: int, n: int) -> str:
@@ -164,14 +172,23 @@ def read_image_pool(path: str | os.PathLike) -> ImagePool:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"--image-pool {path}: file not found")
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    if not magic.startswith(b"PK"):
+        kind = "a single .npy array" if magic == b"\x93NUMPY" else f"bytes {magic!r}"
+        raise InputError(f"--image-pool {path}: expected an .npz archive (np.savez) with arrays "
+                         f"'images' and 'labels'; found {kind}")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        z = np.load(path, allow_pickle=False)
+        with z:
             keys = set(z.files)
             if not {"images", "labels"} <= keys:
                 raise InputError(f"--image-pool {path}: expected arrays 'images' and 'labels'; "
                                  f"found {preview(sorted(keys))}")
             images, labels = z["images"], z["labels"]
-    except (OSError, ValueError) as exc:
+    except InputError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError(f"--image-pool {path}: not a readable .npz ({exc})") from None
     if images.ndim != 3 or images.dtype != np.uint8:
         raise InputError(f"--image-pool {path}: 'images' must be N x H x W uint8; found "
@@ -181,7 +198,8 @@ def read_image_pool(path: str | os.PathLike) -> ImagePool:
                          f"found {labels.dtype} of shape {labels.shape}")
     uniq, codes = np.unique(labels, return_inverse=True)
     return ImagePool(images=np.ascontiguousarray(images), labels=codes.astype(np.int64),
-                     classes=[str(v) for v in uniq], source=f"image pool {path}")
+                     classes=[str(v) for v in uniq],
+                     source=f"image pool {path.resolve()} (sha256 {sha256_file(path)[:12]})")
 
 
 def stratified_indices(labels: np.ndarray, n: int, rng: np.random.Generator,

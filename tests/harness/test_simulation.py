@@ -5,8 +5,9 @@ the output lock, and bad input."""
 from __future__ import annotations
 
 import json
-import os
 import socket
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -115,10 +116,15 @@ def test_two_local_jobs_and_a_dask_cluster_give_the_serial_table(smoke, tmp_path
 def test_a_second_run_into_a_locked_folder_is_refused(tmp_path):
     out = tmp_path / "sim"
     out.mkdir()
-    (out / ".gwasrep.lock").write_text(json.dumps({"pid": os.getpid(),
-                                                   "host": socket.gethostname()}))
-    res = runner.invoke(app, ["simulate-emnist", "--profile", "smoke", "--out", str(out)])
-    assert_cli_error(res, rf"another gwasrep run \(process {os.getpid()} on .*\) is writing "
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / ".gwasrep.lock").write_text(json.dumps({"pid": other.pid,
+                                                       "host": socket.gethostname()}))
+        res = runner.invoke(app, ["simulate-emnist", "--profile", "smoke", "--out", str(out)])
+    finally:
+        other.kill()
+        other.wait()
+    assert_cli_error(res, rf"another gwasrep run \(process {other.pid} on .*\) is writing "
                           "into this folder")
     assert sorted(p.name for p in out.iterdir()) == [".gwasrep.lock"]
 
@@ -158,7 +164,7 @@ def test_bad_image_sources(tmp_path):
              labels=np.arange(50) % 5)
     res = _bad(tmp_path, "--image-pool", str(tmp_path / "pool.npz"))
     assert_cli_error(res, r"n_train \+ n_test = 600 \+ 400 = 1,000 images, but the image pool "
-                          r"\(image pool .*pool.npz\) has 50")
+                          r"\(image pool .*pool\.npz \(sha256 [0-9a-f]{12}\)\) has 50")
     res = _bad(tmp_path, "--image-pool", str(tmp_path / "pool.npz"), "--emnist-dir",
                str(tmp_path / "emnist"))
     assert_cli_error(res, "give --emnist-dir or --image-pool, not both", out=tmp_path / "o")

@@ -13,6 +13,7 @@ from gwasrep.errors import InputError
 from gwasrep.io.idx import idx_shape, read_idx, write_idx
 from gwasrep.simulate.pools import (
     EMNIST_CLASSES,
+    emnist_source,
     find_emnist_files,
     read_emnist,
     read_image_pool,
@@ -106,6 +107,49 @@ def test_npz_pool_and_its_errors(tmp_path):
     np.savez(tmp_path / "r.npz", pictures=x)
     with pytest.raises(InputError, match="expected arrays 'images' and 'labels'"):
         read_image_pool(tmp_path / "r.npz")
+    np.save(tmp_path / "s.npy", x)
+    (tmp_path / "s.npy").rename(tmp_path / "s.npz")
+    with pytest.raises(InputError, match="found a single .npy array"):
+        read_image_pool(tmp_path / "s.npz")
+    whole = (tmp_path / "p.npz").read_bytes()
+    (tmp_path / "t.npz").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(InputError, match="not a readable .npz"):
+        read_image_pool(tmp_path / "t.npz")
+    np.savez(tmp_path / "u.npz", images=np.array([None] * 6), labels=np.zeros(6, int))
+    with pytest.raises(InputError, match="not a readable .npz"):
+        read_image_pool(tmp_path / "u.npz")
+
+
+def test_pool_sources_fingerprint_the_content(tmp_path):
+    """Data simulated from a pool are keyed by its source: a changed file changes it."""
+    x = np.zeros((6, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "p.npz", images=x, labels=np.arange(6))
+    before = read_image_pool(tmp_path / "p.npz").source
+    x[0, 0, 0] = 1
+    np.savez(tmp_path / "p.npz", images=x, labels=np.arange(6))
+    assert read_image_pool(tmp_path / "p.npz").source != before
+    _write_emnist(tmp_path)
+    first = emnist_source(tmp_path)
+    assert first == emnist_source(tmp_path) == read_emnist(tmp_path).source
+    y = read_idx(tmp_path / "emnist-byclass-test-labels-idx1-ubyte.gz")
+    write_idx(tmp_path / "emnist-byclass-test-labels-idx1-ubyte.gz", (y + 1) % 62)
+    assert emnist_source(tmp_path) != first
+
+
+def test_damaged_idx_files_are_input_errors(tmp_path):
+    a = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    whole = write_idx(tmp_path / "a.gz", a).read_bytes()
+    (tmp_path / "cut.gz").write_bytes(whole[: len(whole) - 20])   # gzip stream cut short
+    with pytest.raises(InputError, match="could not read IDX file"):
+        read_idx(tmp_path / "cut.gz")
+    (tmp_path / "junk.gz").write_bytes(whole[:12] + b"\xff" * 40)  # damaged deflate data
+    with pytest.raises(InputError, match="could not read IDX file"):
+        read_idx(tmp_path / "junk.gz")
+    (tmp_path / "zero").write_bytes(bytes([0, 0, 8, 0]))             # no dimensions
+    with pytest.raises(InputError, match="not an IDX file"):
+        idx_shape(tmp_path / "zero")
+    with pytest.raises(InputError, match="3 dimensions; expected 1"):
+        idx_shape(tmp_path / "a.gz", ndim=1)
 
 
 def test_stratified_draws_are_balanced_and_exclusive():
