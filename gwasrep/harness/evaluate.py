@@ -31,9 +31,10 @@ from gwasrep.io.tables import read_table
 from gwasrep.loci.harmonize import align_alleles
 from gwasrep.loci.plots import plot_comparison
 
-__all__ = ["AucResult", "EvaluateConfig", "binary_label", "check_config", "plot_violins",
-           "polygenic_score", "predict_labels", "prediction_auc", "read_labels",
-           "reference_recovery", "violin_figure", "write_evaluation"]
+__all__ = ["AucResult", "EvaluateConfig", "PanelVariants", "binary_label", "check_config",
+           "match_panel", "plot_violins", "polygenic_score", "predict_labels",
+           "prediction_auc", "read_labels", "reference_recovery", "violin_figure",
+           "write_evaluation"]
 
 
 def reference_recovery(sumstats: pd.DataFrame, reference_ids, *, p_col: str = "P",
@@ -126,17 +127,30 @@ def prediction_auc(X: np.ndarray, y: np.ndarray, *, folds: int = 5, seed: int = 
                      n_cases=n_cases, n_controls=n_controls)
 
 
-def polygenic_score(fileset: PlinkFileset, panel: pd.DataFrame, sample_idx: np.ndarray
-                    ) -> tuple[np.ndarray, list[str]]:
-    """``sum_j BETA_j x dosage of A1_j`` over the panel variants found in the .bim.
+@dataclass
+class PanelVariants:
+    """A PRS panel matched to a .bim: the variants used, their sign and weight."""
 
-    Panel variants are matched by ID and aligned on A1 (a panel A1 that is the .bim's A2
-    counts ``2 - d``); missing calls take the variant's mean. Returns the score of each
-    sample of ``sample_idx`` and notes on the variants left out.
-    """
+    vidx: np.ndarray
+    #: +1 where the panel's A1 is the .bim's A1, -1 where it is the .bim's A2.
+    sign: np.ndarray
+    beta: np.ndarray
+    notes: list[str]
+
+
+def match_panel(fileset: PlinkFileset, panel: pd.DataFrame, *, option: str = "--panel"
+                ) -> PanelVariants:
+    """The panel's variants found in the .bim with matching alleles (an error if none, or
+    if a column is missing or BETA is not numeric)."""
     need = [c for c in ("ID", "A1", "BETA") if c not in panel.columns]
     if need:
-        raise InputError(f"--panel: expected columns ID, A1 and BETA; missing {', '.join(need)}")
+        raise InputError(f"{option}: expected columns ID, A1 and BETA; missing "
+                         f"{', '.join(need)} (found {preview(panel.columns, 8)})")
+    beta = pd.to_numeric(panel["BETA"], errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(beta).all():
+        bad = panel["BETA"][~np.isfinite(beta)].iloc[0]
+        raise InputError(f"{option}: BETA must be finite numbers; found {bad!r} in "
+                         f"{int((~np.isfinite(beta)).sum()):,} rows")
     bim = fileset.bim.drop_duplicates("ID", keep=False).set_index("ID")
     ids = panel["ID"].astype(str)
     present = ids.isin(bim.index).to_numpy()
@@ -149,13 +163,26 @@ def polygenic_score(fileset: PlinkFileset, panel: pd.DataFrame, sample_idx: np.n
         notes.append(f"PRS: {int((~present).sum()):,} panel variants not in the .bim and "
                      f"{int((~use).sum()):,} with other alleles left out of {len(panel):,}")
     if not use.any():
-        raise InputError("--panel: none of its variants is usable in the .bim")
+        raise InputError(f"{option}: none of its {len(panel):,} variants is in the .bim with "
+                         f"matching alleles (e.g. {preview(ids, 3)})")
     pos = pd.Series(np.arange(len(fileset.bim)), index=fileset.bim["ID"].astype(str))
-    vidx = pos.loc[sub["ID"].to_numpy()[use]].to_numpy()
-    X = read_dosages(fileset, vidx, sample_idx)
-    X = np.where(sign[use] < 0, 2.0 - X, X)
+    return PanelVariants(vidx=pos.loc[sub["ID"].to_numpy()[use]].to_numpy(),
+                         sign=np.asarray(sign)[use], beta=beta[present][use], notes=notes)
+
+
+def polygenic_score(fileset: PlinkFileset, panel: pd.DataFrame | PanelVariants,
+                    sample_idx: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """``sum_j BETA_j x dosage of A1_j`` over the panel variants found in the .bim.
+
+    Panel variants are matched by ID and aligned on A1 (a panel A1 that is the .bim's A2
+    counts ``2 - d``); missing calls take the variant's mean. Returns the score of each
+    sample of ``sample_idx`` and notes on the variants left out.
+    """
+    pv = panel if isinstance(panel, PanelVariants) else match_panel(fileset, panel)
+    X = read_dosages(fileset, pv.vidx, sample_idx)
+    X = np.where(pv.sign < 0, 2.0 - X, X)
     X = np.where(np.isfinite(X), X, np.nanmean(X, axis=0))
-    return X @ sub["BETA"].to_numpy(dtype=float)[use], notes
+    return X @ pv.beta, list(pv.notes)
 
 
 def plot_violins(pc1: dict[str, np.ndarray], labels: dict[str, np.ndarray],
@@ -247,6 +274,20 @@ def check_config(cfg: EvaluateConfig) -> None:
     for name, v in (("--clump-p", cfg.clump_p), ("--clump-r2", cfg.clump_r2)):
         if not 0 < v <= 1:
             raise InputError(f"{name} {v}: expected a value in (0, 1]")
+    for name, v in (("--clump-kb", cfg.clump_kb), ("--window-kb", cfg.window_kb)):
+        if not (np.isfinite(v) and v > 0):
+            raise InputError(f"{name} {v}: expected a positive number of kb")
+    if cfg.threads < 1:
+        raise InputError(f"--threads {cfg.threads}: expected at least 1")
+    if cfg.mi and cfg.mi_seeds < 1:
+        raise InputError(f"--mi-seeds {cfg.mi_seeds}: expected at least 1")
+    if cfg.mi_extract is not None and not cfg.mi:
+        raise InputError("--mi-extract needs --mi")
+    for name, path in (("--labels", cfg.labels), ("--reference", cfg.reference),
+                       ("--panel", cfg.panel), ("--covar", cfg.covar), ("--keep", cfg.keep),
+                       ("--mi-extract", cfg.mi_extract)):
+        if path is not None and not Path(path).is_file():
+            raise InputError(f"{name} {path}: file not found")
 
 
 def read_labels(cfg: EvaluateConfig) -> tuple[pd.DataFrame, list[str]]:
@@ -255,7 +296,12 @@ def read_labels(cfg: EvaluateConfig) -> tuple[pd.DataFrame, list[str]]:
     if "sample_id" not in tab.columns:
         raise InputError(f"--labels {cfg.labels}: expected a sample_id column; found "
                          f"{preview(tab.columns, 8)}")
-    tab = tab.drop_duplicates("sample_id").set_index(tab["sample_id"].astype(str).rename(None))
+    dup = tab["sample_id"].astype(str).duplicated()
+    if dup.any():
+        raise InputError(f"--labels {cfg.labels}: sample_id {tab['sample_id'][dup].iloc[0]!r} "
+                         f"appears more than once ({int(dup.sum()):,} repeated IDs); expected "
+                         "one row per sample")
+    tab = tab.set_index(tab["sample_id"].astype(str).rename(None))
     if cfg.biomarker and cfg.biomarker not in tab.columns:
         raise InputError(f"--biomarker {cfg.biomarker}: no such column in {cfg.labels} (found "
                          f"{preview(tab.columns, 8)})")
@@ -277,20 +323,42 @@ def predict_labels(cfg: EvaluateConfig, embs, labels: pd.DataFrame, label_cols: 
     from sklearn.decomposition import PCA
 
     rows, pc1, notes = [], {}, []
+    # Every model is scored on the same people: those with labels, finite embeddings of
+    # every method, genotypes (for the PRS) and the biomarker.
+    rows_of = {}
+    common = labels.index
     for name, e in embs.items():
-        ids = e.keys.keys if not e.keys.paired else np.array([k.split("\t")[1]
-                                                              for k in e.keys.keys])
-        have = pd.Index(ids).isin(labels.index)
-        if not have.any():
+        ids = pd.Index(e.keys.keys if not e.keys.paired else
+                       [k.split("\t")[1] for k in e.keys.keys])
+        if not ids.isin(labels.index).any():
             raise InputError(f"--labels {cfg.labels}: none of its samples is in --emb {name} "
                              f"(e.g. {preview(labels.index, 3)} vs {preview(ids, 3)})")
-        X = e.values[have]
-        lab = labels.loc[np.asarray(ids)[have]]
-        finite = np.isfinite(X).all(axis=1)
+        first = ~ids.duplicated()
+        finite = np.isfinite(e.values).all(axis=1)
+        rows_of[name] = pd.Series(np.flatnonzero(first), index=ids[first])
+        common = common[common.isin(ids[first & finite])]
+    fam_ids = pd.Index(fileset.fam["IID"].astype(str))
+    if panel is not None:
+        common = common[common.isin(fam_ids)]
+    if cfg.biomarker:
+        common = common[np.isfinite(labels.loc[common, cfg.biomarker].to_numpy(float))]
+    if len(common) == 0:
+        raise InputError(f"--labels {cfg.labels}: no sample has a label, finite embeddings of "
+                         f"every method{', genotypes' if panel is not None else ''}"
+                         f"{f' and {cfg.biomarker}' if cfg.biomarker else ''}")
+    lab = labels.loc[common]
+    if len(common) < len(labels):
+        notes.append(f"prediction: {len(common):,} of the {len(labels):,} labelled samples "
+                     "have finite embeddings of every method"
+                     f"{', genotypes' if panel is not None else ''}"
+                     f"{f' and {cfg.biomarker}' if cfg.biomarker else ''}; every model is "
+                     "scored on them")
+    for name, e in embs.items():
+        X = e.values[rows_of[name].loc[common].to_numpy()]
+        sd = X.std(0)
         scores = PCA(n_components=1, random_state=0).fit_transform(
-            (X[finite] - X[finite].mean(0)) / np.where(X[finite].std(0) > 0, X[finite].std(0),
-                                                       1))[:, 0]
-        pc1[name] = pd.Series(scores, index=lab.index[finite])
+            (X - X.mean(0)) / np.where(sd > 0, sd, 1))[:, 0]
+        pc1[name] = pd.Series(scores, index=common)
         for c in label_cols:
             res = prediction_auc(X, lab[c].to_numpy(), folds=cfg.folds, C=cfg.logistic_c)
             rows.append({"MODEL": name, "KIND": "embeddings", "LABEL": c, "AUC": res.mean,
@@ -298,17 +366,15 @@ def predict_labels(cfg: EvaluateConfig, embs, labels: pd.DataFrame, label_cols: 
                          "N_CONTROLS": res.n_controls})
     baselines = {}
     if panel is not None:
-        idx = pd.Index(fileset.fam["IID"].astype(str))
-        common = labels.index[labels.index.isin(idx)]
-        prs, pn = polygenic_score(fileset, panel, idx.get_indexer(common))
+        prs, pn = polygenic_score(fileset, panel, fam_ids.get_indexer(common))
         notes += pn
         baselines["PRS"] = pd.Series(prs, index=common)
     if cfg.biomarker:
-        baselines[cfg.biomarker] = labels[cfg.biomarker]
+        baselines[cfg.biomarker] = lab[cfg.biomarker]
     for name, v in baselines.items():
         for c in label_cols:
-            y = labels.loc[v.index, c].to_numpy()
-            res = prediction_auc(v.to_numpy(), y, folds=cfg.folds, C=cfg.logistic_c)
+            res = prediction_auc(v.to_numpy(), lab[c].to_numpy(), folds=cfg.folds,
+                                 C=cfg.logistic_c)
             rows.append({"MODEL": name, "KIND": "PRS" if name == "PRS" else "biomarker",
                          "LABEL": c, "AUC": res.mean, "AUC_SD": res.sd,
                          "N_CASES": res.n_cases, "N_CONTROLS": res.n_controls})

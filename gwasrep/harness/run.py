@@ -19,6 +19,7 @@ from gwasrep.errors import InputError, ResumeError, preview
 from gwasrep.harness.evaluate import (
     EvaluateConfig,
     check_config,
+    match_panel,
     predict_labels,
     read_labels,
     reference_recovery,
@@ -41,6 +42,7 @@ from gwasrep.heritability.run import H2Config, run_h2
 from gwasrep.io.atomic import atomic_path, atomic_write_text
 from gwasrep.io.columns import find_column, normalize_columns
 from gwasrep.io.idx import idx_shape
+from gwasrep.io.ldscores import read_ld_scores
 from gwasrep.io.lock import output_lock
 from gwasrep.io.plink import open_plink
 from gwasrep.io.samples import align_samples
@@ -409,7 +411,15 @@ def run_evaluate(cfg: EvaluateConfig, *, progress: Progress | None = None) -> Ev
                              f"the reference loci's index variants; found "
                              f"{preview(ref.columns, 8)}")
         reference = normalize_columns(ref.rename(columns={id_col: "ID"}))
-    panel = read_table(cfg.panel) if cfg.panel is not None else None
+    panel = match_panel(fileset, read_table(cfg.panel)) if cfg.panel is not None else None
+    if cfg.ref_ld is not None:
+        read_ld_scores(cfg.ref_ld)  # a bad prefix fails before any output
+    if cfg.mi:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise InputError("--mi trains a critic network and needs PyTorch: pip install "
+                             "'gwasrep[torch]'") from None
     out = Path(cfg.out)
     notes: list[str] = []
     rows, sumstats = [], {}

@@ -10,7 +10,15 @@ from scipy import optimize, stats
 from sklearn.model_selection import StratifiedKFold
 from typer.testing import CliRunner
 
-from gwasrep.harness.evaluate import prediction_auc, reference_recovery
+from gwasrep.harness.evaluate import (
+    EvaluateConfig,
+    predict_labels,
+    prediction_auc,
+    read_labels,
+    reference_recovery,
+)
+from gwasrep.io.plink import open_plink
+from gwasrep.io.tables import read_embeddings
 from gwasrep_cli.main import app
 from helpers import assert_cli_error
 
@@ -141,3 +149,56 @@ def test_evaluate_bad_input(case, small_cohort, tmp_path):
     assert_cli_error(res, r"expected NAME=PATH", out=tmp_path / "o")
     res = runner.invoke(app, base + ["--emb", f"A={d / 'a.parquet'}", "--biomarker", "marker"])
     assert_cli_error(res, r"--biomarker needs --labels", out=tmp_path / "o")
+
+
+def test_every_model_is_scored_on_the_same_samples(case, small_cohort, tmp_path):
+    """Method B lacks 40 people (NaN embeddings): A, B and the biomarker are all scored on
+    the other 360, and A's AUC is the hand computation on those."""
+    d = case["dir"]
+    b = pd.read_parquet(d / "b.parquet")
+    b.loc[:39, case["cols"][0]] = np.nan
+    b.to_parquet(tmp_path / "b_nan.parquet")
+    cfg = EvaluateConfig(embeddings={"A": d / "a.parquet", "B": tmp_path / "b_nan.parquet"},
+                         bed=small_cohort.bed, out=tmp_path / "o", labels=d / "labels.tsv",
+                         label_cols=["disease"], biomarker="marker")
+    embs = {n: read_embeddings(p) for n, p in cfg.embeddings.items()}
+    labels, cols = read_labels(cfg)
+    pred, pc1, notes = predict_labels(cfg, embs, labels, cols, open_plink(cfg.bed), None)
+    pred = pred.set_index("MODEL")
+    assert (pred["N_CASES"] + pred["N_CONTROLS"] == 360).all()
+    assert pred["N_CASES"].nunique() == 1
+    assert any("360 of the 400 labelled samples" in n for n in notes)
+    X = case["emb"][case["cols"]].to_numpy()[40:]
+    y = case["labels"]["disease"].to_numpy().astype(float)[40:]
+    mean, _ = _logistic_auc_by_hand(X, y)
+    assert pred.loc["A", "AUC"] == pytest.approx(mean, abs=1e-6)
+    assert all(len(s) == 360 for s in pc1.values())
+
+
+def test_evaluate_bad_input_is_caught_before_any_output(case, small_cohort, tmp_path):
+    d = case["dir"]
+    base = ["evaluate", "--bed", str(small_cohort.bed), "--out", str(tmp_path / "o"),
+            "--emb", f"A={d / 'a.parquet'}"]
+    lab = pd.concat([case["labels"], case["labels"].iloc[[3]]])
+    lab.to_csv(tmp_path / "dup.tsv", sep="\t", index=False)
+    res = runner.invoke(app, base + ["--labels", str(tmp_path / "dup.tsv")])
+    assert_cli_error(res, r"--labels .*dup.tsv: sample_id '.*' appears more than once",
+                     out=tmp_path / "o")
+    bim = pd.read_csv(f"{small_cohort.bed}.bim", sep="\t", header=None)
+    pd.DataFrame({"ID": bim[1][:3], "A1": bim[4][:3], "BETA": ["0.1", "big", "0.2"]}).to_csv(
+        tmp_path / "panel.tsv", sep="\t", index=False)
+    res = runner.invoke(app, base + ["--panel", str(tmp_path / "panel.tsv")])
+    assert_cli_error(res, r"--panel: BETA must be finite numbers; found 'big' in 1 rows",
+                     out=tmp_path / "o")
+    pd.DataFrame({"ID": ["nope1", "nope2"], "A1": ["A", "C"], "BETA": [0.1, 0.2]}).to_csv(
+        tmp_path / "panel2.tsv", sep="\t", index=False)
+    res = runner.invoke(app, base + ["--panel", str(tmp_path / "panel2.tsv")])
+    assert_cli_error(res, r"--panel: none of its 2 variants is in the .bim", out=tmp_path / "o")
+    res = runner.invoke(app, base + ["--clump-kb", "0"])
+    assert_cli_error(res, r"--clump-kb 0.0: expected a positive number of kb",
+                     out=tmp_path / "o")
+    res = runner.invoke(app, base + ["--ref-ld", str(tmp_path / "nowhere")])
+    assert_cli_error(res, r"nowhere", out=tmp_path / "o")
+    res = runner.invoke(app, base + ["--labels", str(tmp_path / "missing.tsv")])
+    assert_cli_error(res, r"--labels .*missing.tsv: file not found", out=tmp_path / "o")
+    assert not (tmp_path / "o").exists()
