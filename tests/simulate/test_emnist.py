@@ -64,6 +64,28 @@ def test_test_set_is_fixed_and_training_sets_differ(pool):
     np.testing.assert_array_equal(again.images, b.images)
 
 
+def test_one_factor_changes_nothing_else(pool):
+    """Separate streams: more null variants leave the causal genotypes, z and the images
+    alone; another h_g keeps G, the pool images drawn and the noise (z is the same mix)."""
+    s = SimulationSetting(n_train=600, n_test=400, n_causal=8, n_null=10, external_n=300,
+                          panel_null=2)
+    a = simulate_data(pool, s, data_seed=3, train_seed=1)
+    b = simulate_data(pool, s.replace(n_null=30), data_seed=3, train_seed=1)
+    causal = a.variants["CAUSAL"].to_numpy()
+    np.testing.assert_array_equal(a.genotypes[:, causal], b.genotypes[:, :8])
+    np.testing.assert_array_equal(a.z, b.z)
+    np.testing.assert_array_equal(a.images, b.images)
+    c = simulate_data(pool, s.replace(h_g=0.2), data_seed=3, train_seed=1)
+    np.testing.assert_array_equal(a.genotypes, c.genotypes)
+    np.testing.assert_array_equal(a.pool_index, c.pool_index)
+    f, beta = a.variants["FREQ"].to_numpy()[causal], a.variants["BETA"].to_numpy()[causal]
+    g = a.genotypes[:, causal] @ beta
+    gstd = (g - 2 * f @ beta) / np.sqrt((2 * f * (1 - f) * beta**2).sum())
+    e_a = (a.z - np.sqrt(0.5) * gstd) / np.sqrt(0.5)
+    e_c = (c.z - np.sqrt(0.2) * gstd) / np.sqrt(0.8)
+    np.testing.assert_allclose(e_a, e_c, atol=1e-12)
+
+
 def test_panel_from_the_external_gwas(pool):
     s = SimulationSetting(n_train=100, n_test=100, n_causal=15, n_null=200, external_n=20000,
                           panel_null=10, h_g=0.6)
