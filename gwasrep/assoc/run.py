@@ -41,6 +41,7 @@ from gwasrep.io.grm import write_grm
 from gwasrep.io.plink import open_plink
 from gwasrep.io.samples import align_samples
 from gwasrep.io.tables import read_id_list, read_variant_list
+from gwasrep.options import check_options
 from gwasrep.runs import Progress, RunResult
 
 __all__ = ["AssocRun", "GrmRun", "run_assoc", "run_grm"]
@@ -84,6 +85,7 @@ def run_assoc(cfg: AssocConfig, *, progress: Progress | None = None) -> AssocRun
     ``variance_components.tsv`` (LMM), ``run.json`` (metadata), ``manhattan.png``,
     ``qq.png`` and ``report.md``.
     """
+    check_options(cfg)
     t0 = time.perf_counter()
     prep = prepare_inputs(cfg, progress)
     D = prep.state.null.n_traits
@@ -163,6 +165,7 @@ def run_grm(cfg: GrmConfig, *, progress: Progress | None = None) -> GrmRun:
     Writes ``cfg.out.grm.bin``, ``.grm.N.bin`` and ``.grm.id`` (data_specs/grm.md).
     ``progress`` reports stage ``kinship`` in variants.
     """
+    check_options(cfg)
     cfg.check()
     fs = open_plink(cfg.bed)
     sample_idx = np.arange(fs.n_samples)

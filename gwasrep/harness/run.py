@@ -50,6 +50,7 @@ from gwasrep.io.tables import read_embeddings, read_table
 from gwasrep.loci.recovery import compare_methods
 from gwasrep.loci.run import ClumpConfig, run_clump
 from gwasrep.models.methods import REGISTRY
+from gwasrep.options import check_options
 from gwasrep.runs import Progress, RunResult
 from gwasrep.simulate.cohort import SimulatedCohort, simulate_cohort
 from gwasrep.simulate.emnist import SETTING_FACTORS
@@ -91,6 +92,7 @@ def run_demo(cfg: DemoConfig, *, progress: Progress | None = None) -> DemoResult
     """Simulate a cohort (deterministic for a seed) into ``out/data`` and scan it into
     ``out/results``, with 3 covariates, 8 embedding dimensions, 10 planted variants and
     0.5% missing calls."""
+    check_options(cfg)
     out = Path(cfg.out)
     cohort = simulate_cohort(out / "data", n_samples=cfg.n_samples, n_variants=cfg.n_variants,
                              n_traits=8, n_covariates=3, n_causal=10, missing_rate=0.005,
@@ -286,6 +288,7 @@ def run_simulation(cfg: SimulationConfig, *, progress: Progress | None = None
     ``progress`` reports stages ``data`` (settings x seeds simulated), ``cells`` and, for
     cells run in this process, the training stages ``epoch`` and ``epochs``.
     """
+    check_options(cfg)
     prof, base, methods, seeds = _resolve(cfg)
     try:
         import torch  # noqa: F401
@@ -396,6 +399,7 @@ def run_evaluate(cfg: EvaluateConfig, *, progress: Progress | None = None) -> Ev
     disease prediction (ROC-AUC), PC1 violins, and optionally LDSC h2 and MI; then
     ``evaluation.md``, ``evaluation.parquet``/``.tsv``, ``prediction.tsv`` and the figures
     in ``cfg.out`` (data_specs/evaluation.md). ``progress``: stage ``methods``."""
+    check_options(cfg)
     check_config(cfg)
     embs = {n: read_embeddings(p) for n, p in cfg.embeddings.items()}
     fileset = open_plink(cfg.bed)

@@ -15,6 +15,7 @@ from gwasrep.io.atomic import atomic_path
 from gwasrep.io.ldscores import read_ld_scores, write_ld_scores
 from gwasrep.io.plink import open_plink
 from gwasrep.io.tables import read_table
+from gwasrep.options import check_options
 from gwasrep.runs import Progress, RunResult
 
 __all__ = ["H2Config", "H2Run", "LdscoreConfig", "LdscoreRun", "run_h2", "run_ldscore"]
@@ -46,6 +47,7 @@ class LdscoreRun(RunResult):
 
 def run_ldscore(cfg: LdscoreConfig, *, progress: Progress | None = None) -> LdscoreRun:
     """Compute and write the LD scores (data_specs/ldscore.md); stage ``LD scores``."""
+    check_options(cfg)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sc = compute_ld_scores(open_plink(cfg.bed), window_kb=cfg.window_kb,
@@ -100,6 +102,7 @@ class H2Run(RunResult):
 
 def run_h2(cfg: H2Config) -> H2Run:
     """Read sumstats and LD scores, estimate h2 per dimension, write OUT (TSV)."""
+    check_options(cfg)
     ss, notes = read_table(cfg.sumstats), []
     if cfg.drop_ambiguous:
         ss, note = drop_ambiguous_snps(ss)

@@ -24,6 +24,7 @@ from gwasrep.loci.panel import build_panel
 from gwasrep.loci.plots import plot_comparison
 from gwasrep.loci.recovery import compare_methods
 from gwasrep.loci.windows import significance_threshold
+from gwasrep.options import check_options
 from gwasrep.runs import RunResult
 
 __all__ = ["ClumpConfig", "ClumpRun", "LociConfig", "LociRun", "MetaConfig", "MetaRun",
@@ -73,6 +74,7 @@ class ClumpRun(RunResult):
 def run_clump(cfg: ClumpConfig) -> ClumpRun:
     """Read, clump and write ``OUT.clumped``, ``OUT.clumped.parquet`` and
     ``OUT.clump_members.parquet`` (data_specs/clumps.md)."""
+    check_options(cfg)
     fileset = open_plink(cfg.bed)
     pvals, counts, notes = read_pvalues(cfg.sumstats, snp_field=cfg.snp_field,
                                         p_field=cfg.p_field)
@@ -137,6 +139,7 @@ class LociRun(RunResult):
 def run_loci(cfg: LociConfig) -> LociRun:
     """Compare methods' loci and write OUT.comparison.tsv, OUT.loci.tsv, OUT.png and, with a
     reference, OUT.reference.tsv (data_specs/loci.md)."""
+    check_options(cfg)
     names = cfg.method_names()
     if cfg.recovery_r2 is not None and cfg.bed is None:
         raise InputError("--recovery-r2 needs --bed (genotypes for r^2)")
@@ -191,6 +194,7 @@ class PanelRun(RunResult):
 
 def run_panel(cfg: PanelConfig) -> PanelRun:
     """Write OUT (Parquet) and OUT's ``.dropped.tsv`` (data_specs/panel.md)."""
+    check_options(cfg)
     ext = read_effect_table(cfg.sumstats, require=("ID", "A1", "A2", "BETA", "SE", "P"))
     res = build_panel(ext, open_plink(cfg.bed), p=cfg.p, r2=cfg.r2, kb=cfg.kb,
                       source=Path(cfg.sumstats).name, r2_mode=cfg.r2_mode)
@@ -232,6 +236,7 @@ class MetaRun(RunResult):
 def run_meta(cfg: MetaConfig) -> MetaRun:
     """Read, meta-analyse and write OUT (Parquet or TSV) and OUT's ``.dropped.tsv``
     (data_specs/meta.md)."""
+    check_options(cfg)
     studies = [read_effect_table(p, beta_col=cfg.beta_col, se_col=cfg.se_col)
                for p in cfg.studies]
     res = ivw_meta(studies, [Path(p).name for p in cfg.studies])

@@ -50,6 +50,7 @@ from torch import nn
 from torch.nn import functional
 
 from gwasrep.errors import InputError
+from gwasrep.options import check_options
 from gwasrep.runs import Progress
 
 __all__ = ["ESTIMATORS", "CriticConfig", "MIResult", "SeedResult", "estimate_mi", "jse_loss",
@@ -90,11 +91,6 @@ class CriticConfig:
         bad = [e for e in self.estimators if e not in ESTIMATORS]
         if bad or not self.estimators:
             raise InputError(f"--estimators: expected some of {ESTIMATORS}; found {bad or '()'}")
-        if not 0 < self.eval_fraction < 1 or not 0 < self.val_fraction < 1:
-            raise InputError("eval_fraction and val_fraction must lie in (0, 1)")
-        if not 0 <= self.geno_dropout < 1:
-            raise InputError(f"--geno-dropout: expected a value in [0, 1); found "
-                             f"{self.geno_dropout}")
 
 
 @dataclass
@@ -267,6 +263,7 @@ def estimate_mi(embeddings: np.ndarray, genotypes: np.ndarray, *, seeds=(0, 1, 2
     Seeds in ``done`` are reused (resume); ``on_seed`` is called after each new seed.
     """
     cfg = config or CriticConfig()
+    check_options(cfg)
     E0 = np.asarray(embeddings, dtype=np.float64)
     X0 = np.asarray(genotypes, dtype=np.float64)
     if E0.ndim != 2 or X0.ndim != 2 or E0.shape[0] != X0.shape[0]:

@@ -22,6 +22,7 @@ from gwasrep.io.fingerprint import digest
 from gwasrep.io.plink import open_plink, read_dosages
 from gwasrep.io.samples import align_samples
 from gwasrep.io.tables import read_embeddings, read_id_list, read_variant_ids
+from gwasrep.options import check_options
 from gwasrep.runs import Progress, RunResult
 from gwasrep.system import physical_memory
 
@@ -131,6 +132,9 @@ def run_mi(cfg: MIConfig, *, progress: Progress | None = None) -> MIRun:
 
     ``progress`` reports stage ``training``, in epochs of the seeds' budget.
     """
+    check_options(cfg)
+    if cfg.critic is not None:
+        check_options(cfg.critic)
     try:
         import torch
 

@@ -18,6 +18,7 @@ from gwasrep.models.data import image_rows_by_sample, prepare_data, read_iids, r
 from gwasrep.models.embed import embed_images
 from gwasrep.models.methods import get_method
 from gwasrep.models.train import TrainResult, load_run, resolve_device, train
+from gwasrep.options import check_options
 from gwasrep.runs import Progress, RunResult
 
 __all__ = ["EmbedConfig", "EmbedRun", "run_embed", "run_train"]
@@ -30,6 +31,7 @@ def run_train(cfg: TrainConfig, *, progress: Progress | None = None) -> TrainRes
     ``progress`` reports stages ``epoch`` (steps) and ``epochs`` (see
     :func:`gwasrep.models.train.train`).
     """
+    check_options(cfg)
     if cfg.images is None or cfg.out is None:
         raise InputError("gwasrep train needs --images and --out")
     if cfg.encoder.startswith(("backbone:", "torchscript:")):
@@ -88,6 +90,7 @@ class EmbedRun(RunResult):
 def run_embed(cfg: EmbedConfig, *, progress: Progress | None = None) -> EmbedRun:
     """``gwasrep embed``: embed the samples of ``cfg.images`` (or those listed in
     ``cfg.samples``) with a trained run and write the Parquet table; stage ``images``."""
+    check_options(cfg)
     images = read_images(cfg.images, ids=cfg.image_ids, image_size=cfg.image_size)
     run_dir, out, samples = cfg.run, cfg.out, cfg.samples
     representation, device = cfg.representation, cfg.device
