@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, is_dataclass
+from pathlib import Path
+
+import numpy as np
 
 from gwasrep.errors import InputError
 
-__all__ = ["OPTION_RULES", "Rule", "check_options", "check_value"]
+__all__ = ["OPTION_RULES", "Rule", "check_options", "check_suffix", "check_value"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,19 @@ class Rule:
         if self.lo is not None and (v < self.lo or (self.lo_open and v == self.lo)):
             return False
         return not (self.hi is not None and (v > self.hi or (self.hi_open and v == self.hi)))
+
+    def accepts_array(self, values) -> np.ndarray:
+        """:meth:`accepts` for each value of a float array."""
+        v = np.asarray(values, dtype=np.float64)
+        ok = np.isfinite(v)
+        with np.errstate(invalid="ignore"):
+            if self.integer:
+                ok &= v == np.round(v)
+            if self.lo is not None:
+                ok &= (v > self.lo) if self.lo_open else (v >= self.lo)
+            if self.hi is not None:
+                ok &= (v < self.hi) if self.hi_open else (v <= self.hi)
+        return ok
 
 
 def _int(lo: float | None = None, **kw) -> Rule:
@@ -131,3 +147,12 @@ def check_options(cfg) -> None:
         if rule is not None:
             check_value(rule.option or "--" + f.name.replace("_", "-"),
                         getattr(cfg, f.name), rule)
+
+
+def check_suffix(path, suffixes: tuple[str, ...], *, what: str, option: str = "--out") -> None:
+    """An output file's suffix must say the format written: ``what`` names the format."""
+    name = str(path).lower()
+    if not any(name.endswith(x) for x in suffixes):
+        found = "".join(Path(str(path)).suffixes) or "no suffix"
+        raise InputError(f"{option} {path}: {what} is written here; expected a name ending "
+                         f"in {' or '.join(suffixes)}, found {found}")

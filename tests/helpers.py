@@ -10,10 +10,14 @@ A guard for a reference tool or data set fails the test in CI (``CI=true``, wher
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
+import pkgutil
 import re
 import shutil
 import subprocess
+from dataclasses import MISSING, fields, is_dataclass
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +168,37 @@ def simulate_lmm(seed: int, N: int, D: int, S: int, n_cov: int, *, full: bool):
         eig = eigen_from_standardized(Z, scale=1.0)
         G = Z
     return Y, F, G, eig, rng
+
+
+# ------------------------------------------------------------------ configurations
+
+
+@functools.cache
+def all_configs() -> dict[str, type]:
+    """Every ``*Config`` dataclass in gwasrep, by class name (imports every module)."""
+    import gwasrep
+
+    found = {}
+    for mod in pkgutil.walk_packages(gwasrep.__path__, "gwasrep."):
+        m = importlib.import_module(mod.name)
+        for name, obj in vars(m).items():
+            if (name.endswith("Config") and isinstance(obj, type) and is_dataclass(obj)
+                    and obj.__module__ == m.__name__):
+                found[name] = obj
+    return found
+
+
+def base_config(name: str, tmp: Path):
+    """The configuration with every required field set to a path that does not exist."""
+    cls = all_configs()[name]
+    missing = tmp / "missing"
+    values = {"out": tmp / "out", "method": "gemcont", "embeddings": {"a": missing},
+              "studies": [missing, missing], "sumstats": missing}
+    kw = {}
+    for f in fields(cls):
+        required = f.default is MISSING and f.default_factory is MISSING
+        if required or f.name == "out":
+            kw[f.name] = values.get(f.name, missing)
+    if name == "LociConfig":
+        kw["sumstats"] = [missing]
+    return cls(**kw)

@@ -8,33 +8,18 @@ naming the option (and leaving the output path untouched).
 
 from __future__ import annotations
 
-import importlib
 import math
-import pkgutil
 import typing
-from dataclasses import MISSING, fields, is_dataclass, replace
-from pathlib import Path
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
 
-import gwasrep
 from gwasrep.errors import InputError
 from gwasrep.options import OPTION_RULES, Rule, check_value
+from helpers import all_configs, base_config
 
-
-def _all_configs() -> dict[str, type]:
-    found = {}
-    for mod in pkgutil.walk_packages(gwasrep.__path__, "gwasrep."):
-        m = importlib.import_module(mod.name)
-        for name, obj in vars(m).items():
-            if (name.endswith("Config") and isinstance(obj, type) and is_dataclass(obj)
-                    and obj.__module__ == m.__name__):
-                found[name] = obj
-    return found
-
-
-CONFIGS = _all_configs()
+CONFIGS = all_configs()
 
 
 def _is_numeric(tp) -> bool:
@@ -115,22 +100,6 @@ def _runner(name: str):
             "EvaluateConfig": run_evaluate}[name]
 
 
-def _base_config(name: str, tmp: Path):
-    """The configuration with every required field set to a path that does not exist."""
-    cls = CONFIGS[name]
-    missing = tmp / "missing"
-    values = {"out": tmp / "out", "method": "gemcont", "embeddings": {"a": missing},
-              "studies": [missing, missing], "sumstats": missing}
-    kw = {}
-    for f in fields(cls):
-        required = f.default is MISSING and f.default_factory is MISSING
-        if required or f.name == "out":
-            kw[f.name] = values.get(f.name, missing)
-    if name == "LociConfig":
-        kw["sumstats"] = [missing]
-    return cls(**kw)
-
-
 CASES = [(name, field, rule, bad) for name, rules in sorted(OPTION_RULES.items())
          for field, rule in sorted(rules.items()) for bad in _bad_values(rule)]
 
@@ -139,7 +108,7 @@ CASES = [(name, field, rule, bad) for name, rules in sorted(OPTION_RULES.items()
                          ids=[f"{n}.{f}={b:g}" for n, f, _, b in CASES])
 def test_out_of_range_value_is_one_clear_error_before_any_output(name, field, rule, bad,
                                                                  tmp_path):
-    cfg = _base_config(name, tmp_path)
+    cfg = base_config(name, tmp_path)
     hints = typing.get_type_hints(CONFIGS[name], localns=CONFIGS)
     value = (bad, 0.25) if typing.get_origin(hints[field]) is tuple or \
         tuple in map(typing.get_origin, typing.get_args(hints[field])) else bad
@@ -157,7 +126,7 @@ def test_out_of_range_value_is_one_clear_error_before_any_output(name, field, ru
 def test_mi_checks_the_critic_options(tmp_path):
     from gwasrep.mi.estimator import CriticConfig
     from gwasrep.mi.run import run_mi
-    cfg = replace(_base_config("MIConfig", tmp_path), critic=CriticConfig(lr=0.0))
+    cfg = replace(base_config("MIConfig", tmp_path), critic=CriticConfig(lr=0.0))
     with pytest.raises(InputError, match=r"^--lr 0: expected a number > 0$"):
         run_mi(cfg)
     assert not (tmp_path / "out").exists()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import qr
 
-from gwasrep.errors import InputError
+from gwasrep.errors import InputError, preview
 
 __all__ = ["covariate_basis"]
 
@@ -48,8 +48,8 @@ def covariate_basis(F: np.ndarray | None, n_samples: int,
     const = scale <= 1e-12 * np.maximum(1.0, np.abs(F).max(axis=0)) * np.sqrt(n_samples)
     if const.any():
         bad = [names[k] for k in np.flatnonzero(const)]
-        raise InputError(f"covariates are rank deficient: {', '.join(bad)} constant "
-                         "(collinear with the intercept)")
+        raise InputError(f"covariates are rank deficient: {len(bad):,} constant "
+                         f"(collinear with the intercept): {preview(bad, 8)}")
     Q, R, _ = qr(Fc / scale, mode="economic", pivoting=True)
     diag = np.abs(np.diag(R))
     rank = int((diag > 1e-9 * diag[0]).sum())
@@ -60,6 +60,6 @@ def covariate_basis(F: np.ndarray | None, n_samples: int,
         involved = np.flatnonzero(np.abs(null_space).max(axis=0) > 1e-6)
         bad = [names[k] for k in involved]
         raise InputError(f"covariates are rank deficient (rank {rank + 1} with the intercept, "
-                         f"{F.shape[1] + 1} columns): {', '.join(bad)} are linearly dependent; "
-                         "drop one of them")
+                         f"{F.shape[1] + 1} columns): {len(bad):,} linearly dependent, "
+                         f"{preview(bad, 8)}; drop one of them")
     return Q

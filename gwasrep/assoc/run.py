@@ -22,8 +22,13 @@ import pandas as pd
 
 from gwasrep.assoc import plots
 from gwasrep.assoc.config import AssocConfig, GrmConfig
-from gwasrep.assoc.engine.checkpoint import finished_blocks, open_partial, save_block
-from gwasrep.assoc.engine.inputs import prepare_inputs
+from gwasrep.assoc.engine.checkpoint import (
+    finished_blocks,
+    open_partial,
+    save_block,
+    verify_blocks,
+)
+from gwasrep.assoc.engine.inputs import Prepared, prepare_inputs
 from gwasrep.assoc.engine.outputs import (
     SumstatsWriter,
     report,
@@ -38,6 +43,7 @@ from gwasrep.errors import InputError
 from gwasrep.io.atomic import atomic_write_text
 from gwasrep.io.fingerprint import digest
 from gwasrep.io.grm import write_grm
+from gwasrep.io.lock import output_lock
 from gwasrep.io.plink import open_plink
 from gwasrep.io.samples import align_samples
 from gwasrep.io.tables import read_id_list, read_variant_list
@@ -87,12 +93,21 @@ def run_assoc(cfg: AssocConfig, *, progress: Progress | None = None) -> AssocRun
     """
     check_options(cfg)
     t0 = time.perf_counter()
-    prep = prepare_inputs(cfg, progress)
-    D = prep.state.null.n_traits
     out = Path(cfg.out)
+    # Held from the start: a second run into the same folder fails at once, and a set-up
+    # that fails leaves no folder behind.
+    with output_lock(out):
+        prep = prepare_inputs(cfg, progress)
+        return _scan(cfg, prep, out, t0, progress)
+
+
+def _scan(cfg: AssocConfig, prep: Prepared, out: Path, t0: float,
+          progress: Progress | None) -> AssocRun:
+    D = prep.state.null.n_traits
     partial = open_partial(cfg, prep)
     blocks = make_blocks(prep.variant_idx, cfg.block_size, prep.state.variant_group)
     done = finished_blocks(partial)
+    verify_blocks(partial, blocks, done, prep.fileset.bed_path, prep.fileset.n_samples)
     pending = [blk for blk in blocks if blk[0] not in done]
     n_total = int(prep.variant_idx.size)
     n_done = sum(len(idx) for i, idx in blocks if i in done)

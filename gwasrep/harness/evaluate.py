@@ -26,6 +26,7 @@ from sklearn.preprocessing import StandardScaler
 
 from gwasrep.errors import InputError, preview
 from gwasrep.io.atomic import atomic_path, atomic_write_text
+from gwasrep.io.checks import check_column
 from gwasrep.io.plink import PlinkFileset, read_dosages
 from gwasrep.io.tables import read_table
 from gwasrep.loci.harmonize import align_alleles
@@ -146,13 +147,13 @@ def match_panel(fileset: PlinkFileset, panel: pd.DataFrame, *, option: str = "--
     if need:
         raise InputError(f"{option}: expected columns ID, A1 and BETA; missing "
                          f"{', '.join(need)} (found {preview(panel.columns, 8)})")
-    beta = pd.to_numeric(panel["BETA"], errors="coerce").to_numpy(dtype=float)
-    if not np.isfinite(beta).all():
-        bad = panel["BETA"][~np.isfinite(beta)].iloc[0]
-        raise InputError(f"{option}: BETA must be finite numbers; found {bad!r} in "
-                         f"{int((~np.isfinite(beta)).sum()):,} rows")
-    bim = fileset.bim.drop_duplicates("ID", keep=False).set_index("ID")
     ids = panel["ID"].astype(str)
+    beta = check_column(panel["BETA"], source=option, column="BETA", ids=ids.to_numpy())
+    if np.isnan(beta).any():
+        i = int(np.flatnonzero(np.isnan(beta))[0])
+        raise InputError(f"{option}: column BETA: expected an effect in every row; found "
+                         f"{int(np.isnan(beta).sum()):,} missing (row {i + 1:,}, ID {ids[i]})")
+    bim = fileset.bim.drop_duplicates("ID", keep=False).set_index("ID")
     present = ids.isin(bim.index).to_numpy()
     sub = panel[present]
     status, sign = align_alleles(sub["A1"], None, bim.loc[sub["ID"], "A1"],
@@ -267,20 +268,7 @@ def check_config(cfg: EvaluateConfig) -> None:
         raise InputError(f"--pcs {cfg.pcs}: expected at least 1")
     if cfg.biomarker and cfg.labels is None:
         raise InputError("--biomarker needs --labels (the table that holds it)")
-    if cfg.folds < 2:
-        raise InputError(f"--folds {cfg.folds}: expected at least 2")
-    if not cfg.logistic_c > 0:
-        raise InputError(f"--logistic-c {cfg.logistic_c}: expected a positive number")
-    for name, v in (("--clump-p", cfg.clump_p), ("--clump-r2", cfg.clump_r2)):
-        if not 0 < v <= 1:
-            raise InputError(f"{name} {v}: expected a value in (0, 1]")
-    for name, v in (("--clump-kb", cfg.clump_kb), ("--window-kb", cfg.window_kb)):
-        if not (np.isfinite(v) and v > 0):
-            raise InputError(f"{name} {v}: expected a positive number of kb")
-    if cfg.threads < 1:
-        raise InputError(f"--threads {cfg.threads}: expected at least 1")
-    if cfg.mi and cfg.mi_seeds < 1:
-        raise InputError(f"--mi-seeds {cfg.mi_seeds}: expected at least 1")
+    # Numeric ranges (folds, C, clump and window settings, threads): gwasrep.options.
     if cfg.mi_extract is not None and not cfg.mi:
         raise InputError("--mi-extract needs --mi")
     for name, path in (("--labels", cfg.labels), ("--reference", cfg.reference),

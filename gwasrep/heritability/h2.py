@@ -18,6 +18,7 @@ import pandas as pd
 
 from gwasrep.errors import InputError, preview
 from gwasrep.heritability.ldsc import H2Result, ldsc_h2
+from gwasrep.io.checks import check_column
 from gwasrep.io.columns import find_column
 from gwasrep.io.ldscores import LDScores
 
@@ -42,15 +43,26 @@ def trait_z(sumstats: pd.DataFrame) -> dict[str, pd.DataFrame]:
         raise InputError("sumstats: expected ID (or SNP), OBS_CT (or N), and Z or BETA_k/SE_k "
                          f"columns; found {preview(list(sumstats.columns), 14)}")
     ids = sumstats[id_col].astype(str).to_numpy()
-    N = pd.to_numeric(sumstats[n_col], errors="coerce").to_numpy(float)
+    N = check_column(sumstats[n_col], source="sumstats", column=n_col, key="N", ids=ids)
+
+    def z(name: str, values: np.ndarray) -> pd.DataFrame:
+        finite = np.isfinite(values) & np.isfinite(N)
+        if finite.sum() >= 2 and np.ptp(values[finite]) == 0:
+            raise InputError(f"sumstats: {name}: every Z equals {values[finite][0]:g}; expected "
+                             "association statistics that vary across variants")
+        return pd.DataFrame({"SNP": ids, "Z": values, "N": N})
+
     if "Z" in cols and not dims:
-        return {"Z": pd.DataFrame({"SNP": ids, "Z": pd.to_numeric(sumstats["Z"],
-                                                                 errors="coerce"), "N": N})}
-    return {f"dimension {k}": pd.DataFrame({
-        "SNP": ids, "Z": sumstats[f"BETA_{k}"].to_numpy(float)
-        / sumstats[f"SE_{k}"].to_numpy(float), "N": N}) for k in dims}
-
-
+        return {"Z": z("Z", check_column(sumstats["Z"], source="sumstats", column="Z",
+                                         ids=ids))}
+    out = {}
+    for k in dims:
+        beta = check_column(sumstats[f"BETA_{k}"], source="sumstats", column=f"BETA_{k}",
+                            key="BETA", ids=ids)
+        se = check_column(sumstats[f"SE_{k}"], source="sumstats", column=f"SE_{k}", key="SE",
+                          ids=ids)
+        out[f"dimension {k}"] = z(f"dimension {k}", beta / se)
+    return out
 
 
 def add_greml(table: pd.DataFrame, vc: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

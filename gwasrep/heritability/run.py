@@ -15,7 +15,7 @@ from gwasrep.io.atomic import atomic_path
 from gwasrep.io.ldscores import read_ld_scores, write_ld_scores
 from gwasrep.io.plink import open_plink
 from gwasrep.io.tables import read_table
-from gwasrep.options import check_options
+from gwasrep.options import check_options, check_suffix
 from gwasrep.runs import Progress, RunResult
 
 __all__ = ["H2Config", "H2Run", "LdscoreConfig", "LdscoreRun", "run_h2", "run_ldscore"]
@@ -103,6 +103,7 @@ class H2Run(RunResult):
 def run_h2(cfg: H2Config) -> H2Run:
     """Read sumstats and LD scores, estimate h2 per dimension, write OUT (TSV)."""
     check_options(cfg)
+    check_suffix(cfg.out, (".tsv", ".txt"), what="the h2 table (TSV)")
     ss, notes = read_table(cfg.sumstats), []
     if cfg.drop_ambiguous:
         ss, note = drop_ambiguous_snps(ss)

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gwasrep.errors import InputError
+from gwasrep.errors import InputError, preview
 from gwasrep.io.atomic import atomic_path, atomic_write_text
+from gwasrep.io.checks import check_column
 
 __all__ = ["LDScores", "ld_score_paths", "read_ld_scores", "write_ld_scores"]
 
@@ -61,17 +62,38 @@ def read_ld_scores(prefix: str | os.PathLike) -> LDScores:
                  if Path(p + s).exists()), None)
     if path is None:
         raise InputError(f"LD scores {p}.l2.ldscore.gz not found")
-    t = pd.read_csv(path, sep=r"\s+")
+    try:
+        t = pd.read_csv(path, sep=r"\s+", dtype={"SNP": str})
+    except Exception as exc:  # gzip, bz2, decoding and parser errors
+        raise InputError(f"{path}: could not read LD scores (expected LDSC's tab-separated "
+                         f"CHR SNP BP L2, gzip-compressed for .gz): "
+                         f"{(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
     need = [c for c in ("CHR", "SNP", "BP", "L2") if c not in t.columns]
     if need:
         raise InputError(f"{path}: missing column{'s' if len(need) > 1 else ''} "
-                         f"{', '.join(need)}; found {', '.join(t.columns)}")
-    t = t.sort_values(["CHR", "BP"], kind="mergesort").drop_duplicates("SNP")
+                         f"{', '.join(need)}; found {preview(list(t.columns), 12)}")
     t["SNP"] = t["SNP"].astype(str)
+    for col in ("BP", "L2"):
+        v = check_column(t[col], source=str(path), column=col, ids=t["SNP"].to_numpy())
+        if np.isnan(v).any():
+            raise InputError(f"{path}: column {col}: {int(np.isnan(v).sum()):,} missing values; "
+                             "expected a value in every row")
+        t[col] = v
+    t = t.sort_values(["CHR", "BP"], kind="mergesort").drop_duplicates("SNP")
 
     def read_m(suffix):
         f = Path(p + suffix)
-        return float(f.read_text().split()[0]) if f.exists() else np.nan
+        if not f.exists():
+            return np.nan
+        words = f.read_text(errors="replace").split()
+        try:
+            m = float(words[0]) if words else np.nan
+        except ValueError:
+            m = np.nan
+        if not (np.isfinite(m) and m > 0):
+            raise InputError(f"{f}: expected the number of variants (a positive number); "
+                             f"found {' '.join(words)[:40]!r}")
+        return m
 
     return LDScores(table=t.reset_index(drop=True), M=read_m(".l2.M"),
                     M_5_50=read_m(".l2.M_5_50"))

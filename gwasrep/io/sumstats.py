@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from gwasrep.errors import InputError, preview
+from gwasrep.io.checks import check_column, check_unique
 from gwasrep.io.columns import find_columns
 from gwasrep.io.tables import read_table
 
@@ -33,7 +34,8 @@ def read_pvalues(table: pd.DataFrame | str | os.PathLike, *, snp_field: str = "I
     Raises
     ------
     InputError
-        Missing columns (the columns found are named) or duplicated IDs.
+        Missing columns (the columns found are named), duplicated IDs, or a p-value that
+        is not a number in [0, 1] (missing p-values are skipped with a note).
     """
     if not isinstance(table, pd.DataFrame):
         path = Path(table)
@@ -45,17 +47,12 @@ def read_pvalues(table: pd.DataFrame | str | os.PathLike, *, snp_field: str = "I
         raise InputError(f"{source}: missing column{'s' if len(missing) > 1 else ''} "
                          f"{', '.join(missing)}; found {preview(list(table.columns), 12)}")
     ids = table[snp_field].astype(str).to_numpy()
-    dup = pd.Series(ids).duplicated(keep=False).to_numpy()
-    if dup.any():
-        raise InputError(f"{source}: {int(pd.Series(ids[dup]).nunique()):,} variant IDs appear "
-                         f"more than once (e.g. {preview(pd.unique(ids[dup]))}); expected "
-                         "one row per variant")
-    p = pd.to_numeric(table[p_field], errors="coerce").to_numpy(dtype=np.float64)
-    ok = np.isfinite(p) & (p >= 0) & (p <= 1)
+    check_unique(ids, source=source)
+    p = check_column(table[p_field], source=source, column=p_field, key="P", ids=ids)
+    ok = ~np.isnan(p)
     notes = []
     if not ok.all():
-        notes.append(f"{source}: {int((~ok).sum()):,} rows with a non-numeric p-value or one "
-                     f"outside [0, 1] skipped")
+        notes.append(f"{source}: {int((~ok).sum()):,} rows with a missing p-value skipped")
     frame = pd.DataFrame({"ID": ids[ok], "P": p[ok]})
     return frame, {"rows": len(table), "p_invalid": int((~ok).sum())}, notes
 
@@ -71,7 +68,9 @@ def read_effect_table(path, *, source: str | None = None, beta_col: str | None =
     Raises
     ------
     InputError
-        Missing required columns (the columns found are named), duplicated IDs.
+        Missing required columns (the columns found are named), duplicated IDs, or a
+        value outside its column's range (:data:`gwasrep.io.checks.COLUMN_RULES`; missing
+        values stay NaN).
     """
     path = Path(path)
     source = source or path.name
@@ -91,11 +90,9 @@ def read_effect_table(path, *, source: str | None = None, beta_col: str | None =
     for k in ("A1", "A2"):
         if k in out:
             out[k] = out[k].astype(str)
+    check_unique(out["ID"], source=source)
+    ids = out["ID"].to_numpy()
     for k in ("BETA", "SE", "P", "N", "EAF", "POS"):
         if k in out:
-            out[k] = pd.to_numeric(out[k], errors="coerce")
-    dup = out["ID"].duplicated(keep=False)
-    if dup.any():
-        raise InputError(f"{source}: {int(out['ID'][dup].nunique()):,} variant IDs appear more "
-                         f"than once (e.g. {preview(out['ID'][dup].unique())})")
+            out[k] = check_column(out[k], source=source, column=cols[k], key=k, ids=ids)
     return out

@@ -5,6 +5,7 @@ Formats are specified column by column in ``data_specs/``.
 
 from __future__ import annotations
 
+import gzip
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,15 @@ META_PREFIX = "meta_"
 ID_COLUMNS = ("sample_id", "FID", "IID", *ALIASES["ID"])
 
 
+def _delimiter(path: Path) -> str:
+    """Tab if the header line has a tab (so that empty cells stay empty cells: whitespace
+    splitting would shift the rest of the row left), else any run of whitespace."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", errors="replace") as fh:
+        header = fh.readline()
+    return "\t" if "\t" in header else r"\s+"
+
+
 def read_table(path: str | os.PathLike, *, str_columns=ID_COLUMNS) -> pd.DataFrame:
     """Read a Parquet, CSV (``.csv``) or whitespace/tab-delimited table with a header.
 
@@ -50,7 +60,8 @@ def read_table(path: str | os.PathLike, *, str_columns=ID_COLUMNS) -> pd.DataFra
         elif path.suffix.lower() == ".csv":
             df = pd.read_csv(path, sep=",", na_values=["NA", "nan", "NaN", ""], dtype=dtype)
         else:
-            df = pd.read_csv(path, sep=r"\s+", na_values=["NA", "nan", "NaN", ""], dtype=dtype)
+            df = pd.read_csv(path, sep=_delimiter(path), na_values=["NA", "nan", "NaN", ""],
+                             dtype=dtype)
     except Exception as exc:  # parse errors of every reader end here with the file named
         raise InputError(f"{path}: could not read table: {str(exc).splitlines()[0]}") from None
     df.columns = [str(c).lstrip("#") for c in df.columns]
@@ -76,10 +87,14 @@ def _sample_keys(df: pd.DataFrame, path: Path, what: str) -> tuple[SampleKeys, l
     else:
         raise InputError(f"{path}: {what} need a 'sample_id' column or 'FID' and 'IID' columns; "
                          f"found columns {preview(df.columns, 8)}")
+    empty = df[idcols].isna().any(axis=1).to_numpy()
+    if empty.any():
+        raise InputError(f"{path}: {int(empty.sum()):,} rows without a sample ID (first: row "
+                         f"{int(np.flatnonzero(empty)[0]) + 1:,}); expected an ID in every row")
     dup = pd.Series(keys)[pd.Series(keys).duplicated()].unique()
     if len(dup):
         raise InputError(f"{path}: {len(dup):,} duplicated sample IDs in the {what}, e.g. "
-                         f"{preview(k.replace(chr(9), ' ') for k in dup)}")
+                         f"{preview(str(k).replace(chr(9), ' ') for k in dup)}")
     return SampleKeys(keys=keys, paired=paired), idcols
 
 
@@ -153,7 +168,23 @@ def read_covariates(path: str | os.PathLike, *, columns: list[str] | None = None
             names.append(c)
             continue
         isna = s.isna().to_numpy()
+        as_number = pd.to_numeric(s, errors="coerce")
+        text = (as_number.isna() & s.notna()).to_numpy()
+        if not text.any():  # numbers stored as text (or all missing)
+            parts.append(as_number.to_numpy(dtype=np.float64)[:, None])
+            names.append(c)
+            continue
+        if as_number.notna().sum() >= text.sum():  # mostly numbers: the text is a mistake
+            i = int(np.flatnonzero(text)[0])
+            more = "" if text.sum() == 1 else f", and {text.sum() - 1:,} more"
+            raise InputError(f"{path}: covariate {c}: non-numeric value {s.iloc[i]!r} (row "
+                             f"{i + 1:,}{more}) in a column of numbers; expected numbers, or "
+                             "NA for missing")
         levels = sorted(s.dropna().astype(str).unique())
+        if len(levels) > 10 and len(levels) > (~isna).sum() / 2:
+            raise InputError(f"{path}: covariate {c}: {len(levels):,} distinct text values among "
+                             f"{int((~isna).sum()):,} samples (e.g. {preview(levels, 3)}); "
+                             "expected numbers, or a categorical covariate with few levels")
         block = np.zeros((len(s), max(len(levels) - 1, 0)))
         for k, lev in enumerate(levels[1:]):
             block[:, k] = (s.astype(str) == lev).to_numpy()

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from gwasrep.errors import InputError
+from gwasrep.errors import InputError, preview
 from gwasrep.loci.harmonize import align_alleles, resolve_ambiguous
 
 __all__ = ["MetaResult", "ivw_meta"]
@@ -39,6 +39,12 @@ def ivw_meta(studies: list[pd.DataFrame], names: list[str] | None = None) -> Met
     if len(studies) < 2:
         raise InputError(f"meta-analysis needs at least 2 studies, found {len(studies)}")
     names = names or [f"study{k + 1}" for k in range(len(studies))]
+    for k, (s, name) in enumerate(zip(studies, names, strict=True)):
+        others = pd.concat([o["ID"] for j, o in enumerate(studies) if j != k])
+        if not s["ID"].isin(others).any():
+            raise InputError(f"{name}: shares no variant ID with the other studies (its IDs, "
+                             f"e.g. {preview(s['ID'], 3)}; theirs, e.g. {preview(others, 3)}); "
+                             "expected the same variants under the same IDs")
     ref = studies[0][["ID", "A1", "A2"]].copy()
     for s in studies[1:]:
         extra = s.loc[~s["ID"].isin(ref["ID"]), ["ID", "A1", "A2"]]

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from gwasrep.errors import InputError
+from gwasrep.io.checks import check_column
 from gwasrep.io.plink import PlinkFileset, read_dosages
 from gwasrep.loci.clump import clump
 from gwasrep.loci.harmonize import align_alleles, resolve_ambiguous
@@ -47,13 +48,23 @@ def build_panel(external: pd.DataFrame, fileset: PlinkFileset, *, p: float = 1e-
     if "P" not in external:
         raise InputError(f"{source}: missing column P")
     bim = fileset.bim
-    ext = external.loc[external["P"] <= p].copy()
-    counts = {"rows": len(external), "below_p": len(ext)}
+    ids = external["ID"].astype(str).to_numpy()
+    checked = {k: check_column(external[k], source=source, column=k, ids=ids)
+               for k in ("BETA", "SE", "P")}
+    external = external.assign(**checked)
     dropped = []
 
     def drop(ids, reason):
         if len(ids):
             dropped.append(pd.DataFrame({"ID": np.asarray(ids), "REASON": reason}))
+
+    ext = external.loc[external["P"] <= p].copy()
+    counts = {"rows": len(external), "below_p": len(ext)}
+    # P, BETA and SE are in range where present (checked above); a variant missing its
+    # BETA or SE has no effect to carry into the panel.
+    missing = ~(np.isfinite(ext["BETA"]) & np.isfinite(ext["SE"])).to_numpy()
+    drop(ext["ID"][missing], "missing_beta_se")
+    ext = ext.loc[~missing]
 
     bim_pos = pd.Index(bim["ID"].to_numpy(dtype=object))
     where = bim_pos.get_indexer(ext["ID"].to_numpy(dtype=object)) if bim_pos.is_unique else \

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from gwasrep.errors import InputError
+from gwasrep.io.checks import check_column
 from gwasrep.io.columns import normalize_columns
 from gwasrep.io.plink import read_dosages
 from gwasrep.loci._ld_kernels import pair_r2
@@ -110,6 +111,23 @@ class LociComparison:
     notes: list[str] = field(default_factory=list)
 
 
+def _positions(values, source: str, ids) -> np.ndarray:
+    pos = check_column(values, source=source, column="POS", ids=ids)
+    if np.isnan(pos).any():
+        i = int(np.flatnonzero(np.isnan(pos))[0])
+        raise InputError(f"{source}: column POS: expected a position in every row; found "
+                         f"{int(np.isnan(pos).sum()):,} missing (row {i + 1:,})")
+    return pos.astype(np.int64)
+
+
+def _checked(s: pd.DataFrame, source: str, p_col: str) -> pd.DataFrame:
+    """P in [0, 1] (missing allowed: never significant) and an integer POS in every row."""
+    ids = s["ID"].astype(str).to_numpy()
+    return s.assign(**{p_col: check_column(s[p_col], source=source, column=p_col, key="P",
+                                           ids=ids),
+                       "POS": _positions(s["POS"], source, ids)})
+
+
 def compare_methods(sumstats: dict[str, pd.DataFrame], *, threshold: float = 5e-8,
                     window_kb: float = 250.0, reference: pd.DataFrame | None = None,
                     p_col: str = "P", ld_r2: float | None = None,
@@ -122,7 +140,8 @@ def compare_methods(sumstats: dict[str, pd.DataFrame], *, threshold: float = 5e-
         if need:
             raise InputError(f"{name}: missing column{'s' if len(need) > 1 else ''} "
                              f"{', '.join(need)}; found {', '.join(map(str, s.columns[:14]))}")
-        p = pd.to_numeric(s[p_col], errors="coerce")
+        s = _checked(s, name, p_col)
+        p = s[p_col]
         sig[name] = s.loc[p <= threshold, ["ID", "CHROM", "POS"]].assign(
             CHROM=lambda d: d["CHROM"].astype(str))
         loci = window_loci(s, threshold=threshold, window_kb=window_kb, p_col=p_col)
@@ -138,6 +157,8 @@ def compare_methods(sumstats: dict[str, pd.DataFrame], *, threshold: float = 5e-
                              f"{', '.join(need)}; found {', '.join(map(str, reference.columns))}")
         ref = normalize_columns(reference).copy()
         ref["CHROM"] = ref["CHROM"].astype(str)
+        ids = ref["ID"].astype(str).to_numpy() if "ID" in ref else None
+        ref["POS"] = _positions(ref["POS"], "reference loci", ids)
     for name, loci in zip(sumstats, loci_all, strict=True):
         others = [sig[o] for o in sumstats if o != name]
         uniq = unique_loci(loci, others, window_kb)

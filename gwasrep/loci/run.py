@@ -24,7 +24,7 @@ from gwasrep.loci.panel import build_panel
 from gwasrep.loci.plots import plot_comparison
 from gwasrep.loci.recovery import compare_methods
 from gwasrep.loci.windows import significance_threshold
-from gwasrep.options import check_options
+from gwasrep.options import check_options, check_suffix
 from gwasrep.runs import RunResult
 
 __all__ = ["ClumpConfig", "ClumpRun", "LociConfig", "LociRun", "MetaConfig", "MetaRun",
@@ -195,6 +195,7 @@ class PanelRun(RunResult):
 def run_panel(cfg: PanelConfig) -> PanelRun:
     """Write OUT (Parquet) and OUT's ``.dropped.tsv`` (data_specs/panel.md)."""
     check_options(cfg)
+    check_suffix(cfg.out, (".parquet",), what="the panel (Parquet)")
     ext = read_effect_table(cfg.sumstats, require=("ID", "A1", "A2", "BETA", "SE", "P"))
     res = build_panel(ext, open_plink(cfg.bed), p=cfg.p, r2=cfg.r2, kb=cfg.kb,
                       source=Path(cfg.sumstats).name, r2_mode=cfg.r2_mode)
@@ -237,6 +238,14 @@ def run_meta(cfg: MetaConfig) -> MetaRun:
     """Read, meta-analyse and write OUT (Parquet or TSV) and OUT's ``.dropped.tsv``
     (data_specs/meta.md)."""
     check_options(cfg)
+    check_suffix(cfg.out, (".parquet", ".tsv", ".txt"), what="Parquet (.parquet) or TSV")
+    seen = {}
+    for p in cfg.studies:
+        key = Path(p).resolve()
+        if key in seen:
+            raise InputError(f"meta: study {p} is given twice (also as {seen[key]}); expected "
+                             "each study once")
+        seen[key] = p
     studies = [read_effect_table(p, beta_col=cfg.beta_col, se_col=cfg.se_col)
                for p in cfg.studies]
     res = ivw_meta(studies, [Path(p).name for p in cfg.studies])

@@ -14,6 +14,7 @@ from pathlib import Path
 from gwasrep.errors import InputError
 from gwasrep.models.imageops import build_augment
 from gwasrep.models.methods import REGISTRY
+from gwasrep.options import check_options
 
 __all__ = ["MODEL_FIELDS", "PROFILES", "RUNTIME_KEYS", "TrainConfig"]
 
@@ -96,15 +97,11 @@ class TrainConfig:
         return cfg
 
     def check(self) -> None:
-        for name in ("epochs", "batch_size", "dim"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name}: expected >= 1; found {getattr(self, name)}")
-        if self.batch_size < 2:
-            raise InputError(f"batch_size: contrastive and batch-norm models need >= 2; found "
-                             f"{self.batch_size}")
-        if not 0 <= self.warmup_epochs <= self.epochs:
-            raise InputError(f"warmup_epochs: expected 0..epochs ({self.epochs}); found "
-                             f"{self.warmup_epochs}")
+        # Ranges (batch size >= 2: contrastive and batch-norm models) in gwasrep.options.
+        check_options(self)
+        if not self.warmup_epochs <= self.epochs:
+            raise InputError(f"--warmup-epochs {self.warmup_epochs}: expected at most --epochs "
+                             f"({self.epochs})")
         build_augment(self.augment)  # names checked here
 
     def settings(self) -> dict:

@@ -13,12 +13,13 @@ import pyarrow.parquet as pq
 
 from gwasrep.errors import InputError, preview
 from gwasrep.io.atomic import atomic_path
+from gwasrep.io.lock import output_lock
 from gwasrep.models.config import TrainConfig
 from gwasrep.models.data import image_rows_by_sample, prepare_data, read_iids, read_images
 from gwasrep.models.embed import embed_images
 from gwasrep.models.methods import get_method
 from gwasrep.models.train import TrainResult, load_run, resolve_device, train
-from gwasrep.options import check_options
+from gwasrep.options import check_options, check_suffix
 from gwasrep.runs import Progress, RunResult
 
 __all__ = ["EmbedConfig", "EmbedRun", "run_embed", "run_train"]
@@ -55,7 +56,8 @@ def run_train(cfg: TrainConfig, *, progress: Progress | None = None) -> TrainRes
                    split=cfg.split, val=cfg.val, target=cfg.target).items()}
     inputs.update(target_col=cfg.target_col, image_size=cfg.image_size,
                   val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
-    return train(data, cfg, cfg.out, resume=cfg.resume, inputs=inputs, progress=progress)
+    with output_lock(cfg.out):
+        return train(data, cfg, cfg.out, resume=cfg.resume, inputs=inputs, progress=progress)
 
 
 @dataclass
@@ -91,6 +93,7 @@ def run_embed(cfg: EmbedConfig, *, progress: Progress | None = None) -> EmbedRun
     """``gwasrep embed``: embed the samples of ``cfg.images`` (or those listed in
     ``cfg.samples``) with a trained run and write the Parquet table; stage ``images``."""
     check_options(cfg)
+    check_suffix(cfg.out, (".parquet",), what="the embeddings table (Parquet)")
     images = read_images(cfg.images, ids=cfg.image_ids, image_size=cfg.image_size)
     run_dir, out, samples = cfg.run, cfg.out, cfg.samples
     representation, device = cfg.representation, cfg.device

@@ -219,6 +219,11 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
         raise InputError(f"the train split has {len(data.splits['train'])} sample; contrastive "
                          "and batch-norm models need at least 2")
     target, classes = spec.prepare_target(data, cfg) if spec.target else (None, None)
+    # Built before anything is written: a bad encoder leaves no half-made run folder.
+    model = model_from_config(cfg, ModelInputs(
+        image_shape=tuple(data.images.out_shape), n_variants=data.n_variants,
+        beta=None if data.beta is None else torch.from_numpy(data.beta),
+        n_classes=len(classes or []))).to(device)
     ckpt_path = run_dir / "checkpoint.pt"
     existing = (run_dir / "config.json").is_file()
     if existing:
@@ -241,10 +246,6 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
             {"config": cfg.settings(), "data": desc, "torch": torch.__version__},
             indent=2) + "\n")
 
-    model = model_from_config(cfg, ModelInputs(
-        image_shape=tuple(data.images.out_shape), n_variants=data.n_variants,
-        beta=None if data.beta is None else torch.from_numpy(data.beta),
-        n_classes=len(classes or []))).to(device)
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() > 1]
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -351,12 +352,24 @@ def load_run(run_dir: str | os.PathLike, device: str = "cpu"):
     if not weights.is_file():
         raise InputError(f"{run_dir}: the run has not finished (no model.pt); resume it with "
                          "gwasrep train --resume")
-    stored = json.loads(cfg_path.read_text())
-    cfg = TrainConfig(**{k: v for k, v in stored["config"].items() if k in MODEL_FIELDS})
+    try:
+        stored = json.loads(cfg_path.read_text())
+        cfg = TrainConfig(**{k: v for k, v in stored["config"].items() if k in MODEL_FIELDS})
+        desc = stored["data"]
+        inputs = ModelInputs(image_shape=tuple(desc["image_shape"]),
+                             n_variants=desc["n_variants"],
+                             n_classes=len(desc.get("classes", [])))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSON, or its fields
+        raise InputError(f"{cfg_path}: not a readable gwasrep run configuration "
+                         f"(data_specs/train_run.md): {type(exc).__name__}: "
+                         f"{(str(exc).splitlines() or [''])[0][:120]}") from None
     dev = resolve_device(device)
-    desc = stored["data"]
-    model = model_from_config(cfg, ModelInputs(image_shape=tuple(desc["image_shape"]),
-                                               n_variants=desc["n_variants"],
-                                               n_classes=len(desc.get("classes", []))))
-    model.load_state_dict(_load(weights, "cpu"))
+    model = model_from_config(cfg, inputs)
+    try:
+        state = _load(weights, "cpu")
+        model.load_state_dict(state)
+    except Exception as exc:  # torch raises RuntimeError, pickle and zip errors alike
+        raise InputError(f"{weights}: could not load the trained weights (a damaged or "
+                         f"foreign model.pt?): {type(exc).__name__}: "
+                         f"{(str(exc).splitlines() or [''])[0][:120]}") from None
     return replace(cfg, device=device), desc, model.to(dev).eval()

@@ -6,10 +6,13 @@ plink1.9 --clump reading the TSV: reference/test_plink19_clump.py.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +20,7 @@ import pytest
 
 from gwasrep.assoc.config import AssocConfig
 from gwasrep.assoc.run import run_assoc
-from gwasrep.errors import ResumeError
+from gwasrep.errors import InputError, ResumeError
 
 
 def _cfg(c, out, **kw):
@@ -69,7 +72,7 @@ def test_dask_localcluster_equals_local_run(small_cohort, reference_run, tmp_pat
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_identical_result(tmp_path):
+def test_killed_run_resumes_to_identical_result(tmp_path, monkeypatch):
     """SIGKILL a CLI run mid-scan, then --resume; the result equals the uninterrupted run."""
     from gwasrep.simulate import simulate_cohort
 
@@ -100,10 +103,52 @@ def test_killed_run_resumes_to_identical_result(tmp_path):
     # A changed setting cannot resume.
     with pytest.raises(ResumeError, match="settings changed .*maf"):
         run_assoc(_cfg(c, out, block_size=64, maf=0.05, resume=True))
-    run = run_assoc(_cfg(c, out, block_size=64, resume=True))
+    # A .bed edited in place, its size and modification time restored, cannot resume.
+    bed = Path(str(c.bed) + ".bed")
+    original, st = bed.read_bytes(), bed.stat()
+    edited = bytearray(original)
+    edited[3 + 10] ^= 0xFF  # a byte of variant 1, which sits in checkpointed block 0
+    bed.write_bytes(bytes(edited))
+    os.utime(bed, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(ResumeError, match=r"the \.bed .* changed since block 0"):
+        run_assoc(_cfg(c, out, block_size=64, resume=True))
+    bed.write_bytes(original)
+    # The same files by a relative path resume (paths are compared after resolving).
+    monkeypatch.chdir(c.emb.parent)
+    run = run_assoc(replace(_cfg(c, out, block_size=64, resume=True), emb=Path(c.emb.name)))
     pd.testing.assert_frame_equal(pd.read_parquet(run.files["sumstats_parquet"]), ss,
                                   check_exact=True)
     assert not partial.exists()
+
+
+def test_second_run_into_a_locked_folder_fails_at_once(small_cohort, tmp_path):
+    """Another live process holds OUT's lock: one line naming it, and its files untouched."""
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time\nfrom gwasrep.io.lock import output_lock\n"
+                               f"with output_lock({str(out)!r}):\n"
+                               "    print('held', flush=True)\n    time.sleep(60)\n"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        (out / "work.txt").write_text("the running job's file")
+        t0 = time.perf_counter()
+        with pytest.raises(InputError, match=rf"--out {out}: another gwasrep run \(process "
+                                             rf"{holder.pid} on .*\) is writing"):
+            run_assoc(_cfg(small_cohort, out, overwrite=True))
+        assert time.perf_counter() - t0 < 5
+        assert sorted(p.name for p in out.iterdir()) == [".gwasrep.lock", "work.txt"]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_existing_file_as_out_is_refused(small_cohort, tmp_path):
+    out = tmp_path / "results"
+    out.write_text("not a folder")
+    with pytest.raises(InputError, match=rf"--out {out}: exists and is not a folder"):
+        run_assoc(_cfg(small_cohort, out))
+    assert out.read_text() == "not a folder"
 
 
 def test_outputs_tsv_excluded_and_metadata(small_cohort, tmp_path):

@@ -106,12 +106,12 @@ def test_rank_deficient_covariates(case):
     cov = case["cov"].assign(cov_3=lambda d: 2 * d["cov_1"] - d["cov_2"])
     assert_cli_error(_run(case, cov=cov),
                      r"covariates are rank deficient \(rank 3 with the intercept, 4 columns\): "
-                     "cov_1, cov_2, cov_3 are linearly dependent", case["out"])
+                     "3 linearly dependent, cov_1, cov_2, cov_3", case["out"])
 
 
 def test_constant_covariate(case):
     cov = case["cov"].assign(batch=7.0)
-    assert_cli_error(_run(case, cov=cov), "rank deficient: batch constant", case["out"])
+    assert_cli_error(_run(case, cov=cov), "rank deficient: 1 constant .*: batch", case["out"])
 
 
 def test_too_many_pcs(case):
@@ -136,3 +136,43 @@ def test_categorical_covariate_is_one_hot_encoded(case):
     meta = json.loads((case["dir"] / "out" / "run.json").read_text())
     assert meta["covariates"]["names"] == ["cov_1", "cov_2", "site=B", "site=C"]
     assert any("'site' is categorical with 3 levels" in n for n in meta["notes"])
+
+
+def test_one_text_value_in_a_numeric_covariate(case):
+    cov = case["cov"].astype({"cov_1": object})
+    cov.loc[7, "cov_1"] = "abc"
+    res = _run(case, cov=cov)
+    assert_cli_error(res, r"covariate cov_1: non-numeric value 'abc' \(row 8\) in a column of "
+                          "numbers", case["out"])
+    assert len(res.stderr) < 400
+
+
+def test_id_like_text_covariate(case):
+    cov = case["cov"].assign(code=[f"X{i}" for i in range(len(case["cov"]))])
+    assert_cli_error(_run(case, cov=cov), r"covariate code: 400 distinct text values among "
+                                          "400 samples", case["out"])
+
+
+def test_duplicated_bim_ids(case):
+    bim = pd.read_csv(case["dir"] / "c.bim", sep="\t", header=None)
+    bim.loc[11, 1] = bim.loc[10, 1]
+    bim.to_csv(case["dir"] / "c.bim", sep="\t", header=False, index=False)
+    assert_cli_error(_run(case), rf"c\.bim: 1 variant IDs appear more than once \(e\.g\. "
+                                 rf"{bim.loc[10, 1]}\); give them distinct IDs", case["out"])
+
+
+def test_file_as_out(case):
+    case["out"].write_text("x")
+    assert_cli_error(_run(case), r"--out .*out: exists and is not a folder")
+    assert case["out"].read_text() == "x"
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--maf", "0.7", r"--maf 0.7: expected a number in \[0, 0.5\]"),
+    ("--geno", "nan", r"--geno nan: expected a number in \[0, 1\]"),
+    ("--threads", "0", r"--threads 0: expected an integer >= 1"),
+    ("--block-size", "0", r"--block-size 0: expected an integer >= 1"),
+    ("--pcs", "0", r"--pcs 0: expected an integer >= 1"),
+])
+def test_out_of_range_options(case, option, value, message):
+    assert_cli_error(_run(case, extra=[option, value]), message, case["out"])

@@ -85,3 +85,50 @@ def test_bad_inputs(toy, tmp_path, monkeypatch):
                             str(tmp_path / "empty.txt")), r"expected images of shape \(N, H, W\)")
     assert_cli_error(_train(paths, out, "--augment", "warp"), "unknown augmentation warp")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--test-fraction", "-0.2"], r"--test-fraction -0.2: expected a number in \(0, 1\)"),
+    (["--image-size", "0"], r"--image-size 0: expected an integer >= 8"),
+    (["--lr", "-1"], r"--lr -1: expected a number > 0"),
+    (["--epochs", "0"], r"--epochs 0: expected an integer >= 1"),
+    (["--batch-size", "1"], r"--batch-size 1: expected an integer >= 2"),
+    (["--encoder", "resnet99"], r"encoder"),
+])
+def test_bad_option_leaves_no_run_folder(toy, tmp_path, extra, message):
+    """A failed set-up leaves nothing, so the corrected command (and --resume) still runs."""
+    _, paths = toy
+    out = tmp_path / "run"
+    assert_cli_error(_train(paths, out, *extra), message)
+    assert not out.exists()
+
+
+def test_file_as_train_out(toy, tmp_path):
+    _, paths = toy
+    (tmp_path / "run").write_text("x")
+    assert_cli_error(_train(paths, tmp_path / "run"), "exists and is not a folder")
+
+
+def test_damaged_run_and_wrong_suffix_for_embed(toy, tmp_path):
+    _, paths = toy
+    run = tmp_path / "run"
+    assert _train(paths, run).exit_code == 0
+
+    def embed(out="e.parquet"):
+        return runner.invoke(app, ["embed", "--run", str(run), "--images", str(paths["images"]),
+                                   "--out", str(tmp_path / out), "--quiet"])
+
+    assert_cli_error(embed("e.csv"), r"--out .*e\.csv: the embeddings table \(Parquet\) is "
+                                     r"written here; expected a name ending in \.parquet")
+    assert not (tmp_path / "e.csv").exists()
+    config, model = (run / "config.json").read_text(), (run / "model.pt").read_bytes()
+    (run / "config.json").write_text(config[: len(config) // 2])
+    assert_cli_error(embed(), r"config\.json: not a readable gwasrep run configuration")
+    (run / "config.json").write_text(config)
+    (run / "model.pt").write_bytes(model[: len(model) // 2])
+    assert_cli_error(embed(), r"model\.pt: could not load the trained weights")
+    (run / "model.pt").write_bytes(b"\x00" * 100)
+    assert_cli_error(embed(), r"model\.pt: could not load the trained weights")
+    assert not (tmp_path / "e.parquet").exists()
+    (run / "model.pt").write_bytes(model)
+    assert embed().exit_code == 0

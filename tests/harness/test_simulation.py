@@ -139,15 +139,16 @@ def _bad(tmp_path, *args):
     (["--vary", "n_train=ten"], r"--vary n_train=ten: the values of n_train must be integers"),
     (["--vary", "h_g"], r"--vary h_g: expected FACTOR=v1,v2"),
     (["--vary", "h_g=0.5,1.5"], r"h_g 1.5: expected a value in \(0, 1\]"),
-    (["--h-g", "0"], r"h_g 0.0: expected a value in \(0, 1\]"),
-    (["--alpha-max", "200"], r"alpha_max 200.0: expected degrees in \(0, 180\]"),
-    (["--n-causal", "0"], r"n_causal \(S\) 0: expected at least 1"),
+    (["--h-g", "0"], r"--h-g 0: expected a number in \(0, 1\]"),
+    (["--alpha-max", "200"], r"--alpha-max 200: expected a number in \(0, 180\]"),
+    (["--n-causal", "0"], r"--n-causal 0: expected an integer >= 1"),
     (["--maf-range", "0.1"], r"--maf-range 0.1: expected two numbers LOW,HIGH"),
-    (["--maf-range", "0.2,0.7"], r"maf_range 0.2,0.7: expected 0 < low <= high <= 0.5"),
+    (["--maf-range", "0.2,0.7"], r"--maf-range 0.2,0.7: expected a number in \(0, 0.5\]"),
+    (["--maf-range", "0.3,0.2"], r"maf_range 0.3,0.2: expected 0 < low <= high <= 0.5"),
     (["--methods", "gemcont,contig"], r"--methods gemcont,contig: expected some of gemcont"),
     (["--profile", "huge"], r"--profile huge: expected one of smoke, quick, paper"),
-    (["--seeds", "0"], r"--seeds 0: expected at least 1"),
-    (["--jobs", "0"], r"--jobs 0: expected at least 1"),
+    (["--seeds", "0"], r"--seeds 0: expected an integer >= 1"),
+    (["--jobs", "0"], r"--jobs 0: expected an integer >= 1"),
 ])
 def test_bad_options(tmp_path, args, message):
     res = _bad(tmp_path, *args)

@@ -80,10 +80,17 @@ def test_clump_bad_input_and_empty_result(tmp_path):
     ss = pd.DataFrame({"ID": bim["ID"], "P": np.linspace(0.2, 0.9, 20)})
     ss.loc[3, "P"] = 1.5
     ss.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    with pytest.raises(InputError, match=r"s: column P: expected p-values in \[0, 1\]; found 1 "
+                                         r"row outside, e\.g\. 1\.5 \(row 4, ID v3\)"):
+        run_clump(ClumpConfig(sumstats=tmp_path / "s.tsv", bed=tmp_path / "g",
+                              out=tmp_path / "o"))
+    assert not list(tmp_path.glob("o*"))
+    ss.loc[3, "P"] = np.nan  # missing: skipped with a note
+    ss.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
     res = run_clump(ClumpConfig(sumstats=tmp_path / "s.tsv", bed=tmp_path / "g",
                                 out=tmp_path / "o"))
     assert res.n_loci == 0
-    assert any("1 rows with a non-numeric p-value" in n for n in res.notes)
+    assert any("1 rows with a missing p-value skipped" in n for n in res.notes)
     assert any("no variant with p <=" in n for n in res.notes)
     assert (tmp_path / "o.clumped").exists()
     with pytest.raises(InputError, match=r"missing column P; found ID, PVAL"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import zlib
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,9 +20,10 @@ from gwasrep.assoc.config import RESULT_SETTINGS, AssocConfig
 from gwasrep.assoc.engine.inputs import Prepared
 from gwasrep.errors import ResumeError
 from gwasrep.io.atomic import atomic_path, atomic_write_text
+from gwasrep.io.plink import read_packed
 
 __all__ = ["PARTIAL_DIR", "finished_blocks", "fingerprint", "load_block", "open_partial",
-           "save_block"]
+           "save_block", "verify_blocks"]
 
 log = logging.getLogger("gwasrep")
 
@@ -30,8 +32,9 @@ PARTIAL_DIR = ".gwasrep_partial"
 
 def fingerprint(cfg: AssocConfig, prep: Prepared) -> dict:
     """What a resumed run must share with the run that wrote the checkpoints."""
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()
-                if k in RESULT_SETTINGS}
+    # Paths compared after resolving, so that a relative and an absolute spelling agree.
+    settings = {k: (str(Path(v).resolve()) if isinstance(v, Path) else v)
+                for k, v in asdict(cfg).items() if k in RESULT_SETTINGS}
     signature = {k: {kk: vv for kk, vv in v.items() if kk != "path"}
                  for k, v in prep.inputs.items()}
     return {"settings": settings, "inputs": signature, "n_variants": int(prep.variant_idx.size),
@@ -80,3 +83,23 @@ def load_block(partial: Path, i: int) -> dict:
 def finished_blocks(partial: Path) -> set[int]:
     """Numbers of the blocks checkpointed in ``partial``."""
     return {int(p.stem.split("_")[1]) for p in partial.glob("block_*.npz")}
+
+
+def verify_blocks(partial: Path, blocks: list[tuple[int, np.ndarray]], done: set[int],
+                  bed_path: str | Path, n_fam: int) -> None:
+    """Check that the .bed bytes of every checkpointed block are those it was computed from.
+
+    Each block file keeps the CRC-32 of its variants' packed .bed bytes; a .bed edited in
+    place (even with its size and modification time restored) fails here instead of
+    resuming into a mixture of old and new results.
+    """
+    for i, idx in blocks:
+        if i not in done:
+            continue
+        with np.load(partial / f"block_{i:06d}.npz", allow_pickle=False) as z:
+            stored = int(z["crc32"][0])
+        if zlib.crc32(read_packed(bed_path, idx, n_fam)) != stored:
+            raise ResumeError(f"cannot resume the unfinished run in {partial}: the .bed "
+                              f"{bed_path} changed since block {i} (variants {int(idx[0]) + 1:,}"
+                              f"-{int(idx[-1]) + 1:,}) was computed; rerun with --overwrite "
+                              "to start over")

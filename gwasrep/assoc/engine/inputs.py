@@ -17,6 +17,7 @@ from gwasrep.assoc.engine.scan import ScanState, make_scan_state
 from gwasrep.assoc.linear import fit_null
 from gwasrep.assoc.preprocess import preprocess_embeddings
 from gwasrep.errors import InputError, preview
+from gwasrep.io.checks import check_unique
 from gwasrep.io.fingerprint import sha256_file
 from gwasrep.io.grm import grm_paths
 from gwasrep.io.plink import PlinkFileset, open_plink
@@ -109,6 +110,11 @@ def prepare_inputs(cfg: AssocConfig, progress: Progress | None = None) -> Prepar
     variant_idx = np.flatnonzero(sel)
     if variant_idx.size == 0:
         raise InputError("no variant left to test after --chrom/--extract/--exclude")
+    # Summary statistics are keyed by ID (clump, loci, panel and meta join on it).
+    check_unique(bim["ID"].to_numpy()[variant_idx],
+                 source=str(fileset.bed_path.with_suffix(".bim")),
+                 hint="give them distinct IDs (plink2 --set-all-var-ids) or drop the "
+                      "duplicates (plink2 --rm-dup, or --exclude)")
 
     setup = None
     if cfg.lmm is not None:
@@ -129,8 +135,9 @@ def prepare_inputs(cfg: AssocConfig, progress: Progress | None = None) -> Prepar
             p = Path(path)
             inputs[name] = {"path": str(p), "size": p.stat().st_size, "sha256": sha256_file(p)}
     st = fileset.bed_path.stat()
+    # The .bed's content is checked block by block on resume (checkpoint.verify_blocks).
     inputs["bed"] = {"path": str(fileset.bed_path), "size": st.st_size,
-                     "mtime_ns": st.st_mtime_ns, "n_samples": fileset.n_samples,
+                     "n_samples": fileset.n_samples,
                      "n_variants": fileset.n_variants}
     state = make_scan_state(fileset.bed_path, fileset.n_samples, align.fam_idx, null,
                             maf=cfg.maf, geno=cfg.geno, lmm=setup.scans if setup else (),
