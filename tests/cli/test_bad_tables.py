@@ -357,6 +357,13 @@ GRM = [
 ]
 
 
+GRM += [
+    ("geno_negative", ["--geno", "-0.1"], r"--geno -0.1: expected a number in \[0, 1\]"),
+    ("bed_magic", "magic", r"magic bytes 6c 1b 01"),
+    ("keep_no_match", "keep_none", r"share 0|none of|no sample"),
+]
+
+
 @pytest.mark.parametrize(("name", "extra", "pattern"), GRM, ids=[c[0] for c in GRM])
 def test_grm(case, name, extra, pattern):
     bed = case["bed"]
@@ -367,4 +374,55 @@ def test_grm(case, name, extra, pattern):
         bed, extra = case["tmp"] / "nothing", []
     elif extra == "nokeep":
         extra = ["--keep", case["tmp"] / "nobody.txt"]
+    elif extra == "keep_none":
+        (case["tmp"] / "keep.txt").write_text("nobody1\nnobody2\n")
+        extra = ["--keep", case["tmp"] / "keep.txt"]
+    elif extra == "magic":
+        copy = case["tmp"] / "c"
+        for ext in ("bed", "bim", "fam"):
+            shutil.copy(f"{bed}.{ext}", f"{copy}.{ext}")
+        raw = bytearray(copy.with_suffix(".bed").read_bytes())
+        raw[0] = 0
+        copy.with_suffix(".bed").write_bytes(bytes(raw))
+        bed, extra = copy, []
     _check(case, ["grm", "--bed", bed, "--out", case["o"] / "g", *extra], pattern)
+
+
+# ------------------------------------------------------------------------------------- mi
+
+MI = [
+    ("seeds_zero", ["--seeds", "0"], r"--seeds 0: expected an integer >= 1"),
+    ("dropout_one", ["--geno-dropout", "1"], r"--geno-dropout 1: expected a number in \[0, 1\)"),
+    ("dropout_negative", ["--geno-dropout", "-0.5"], r"--geno-dropout -0.5: expected"),
+    ("dropout_nan", ["--geno-dropout", "nan"], r"--geno-dropout nan: expected"),
+    ("estimators", ["--estimators", "mine"], r"--estimators: expected some of"),
+    ("missing_emb", "noemb", r"not found"),
+    ("missing_fileset", "nofiles", r"not found|missing"),
+    ("emb_text_column", "textemb", r"not numeric"),
+    ("emb_duplicated_ids", "dupemb", r"1 duplicated sample IDs in the embeddings"),
+    ("extract_no_hit", "extract", r"none of its 1 variants is in the \.bim"),
+    ("no_shared_samples", "otherids", r"share 0 of 400 sample IDs"),
+]
+
+
+@pytest.mark.parametrize(("name", "extra", "pattern"), MI, ids=[c[0] for c in MI])
+def test_mi(case, small_cohort, name, extra, pattern):
+    emb, bed = small_cohort.emb, case["bed"]
+    frame = pd.read_parquet(small_cohort.emb)
+    if extra == "noemb":
+        emb, extra = case["tmp"] / "none.parquet", []
+    elif extra == "nofiles":
+        bed, extra = case["tmp"] / "nothing", []
+    elif extra in ("textemb", "dupemb", "otherids"):
+        if extra == "textemb":
+            frame = frame.assign(site=["a", "b"] * (len(frame) // 2))
+        elif extra == "dupemb":
+            frame.loc[5, "sample_id"] = frame.loc[4, "sample_id"]
+        else:
+            frame["sample_id"] = "x" + frame["sample_id"].astype(str)
+        emb, extra = case["tmp"] / "e.parquet", []
+        frame.to_parquet(emb, index=False)
+    elif extra == "extract":
+        (case["tmp"] / "ids.txt").write_text("rs_nope\n")
+        extra = ["--extract", case["tmp"] / "ids.txt"]
+    _check(case, ["mi", "--emb", emb, "--bed", bed, "--out", case["o"] / "m", *extra], pattern)
