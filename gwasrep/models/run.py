@@ -106,6 +106,9 @@ def run_embed(cfg: EmbedConfig, *, progress: Progress | None = None) -> EmbedRun
     notes = []
     if samples is not None:
         wanted = read_iids(samples)
+        if len(wanted) == 0:
+            raise InputError(f"--samples {samples}: no sample IDs in the file; expected one "
+                             "IID (or FID IID) per line")
         have = np.isin(wanted, ids)
         if not have.any():
             raise InputError(f"{samples}: none of its {len(wanted):,} samples has an image in "

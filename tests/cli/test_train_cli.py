@@ -132,3 +132,58 @@ def test_damaged_run_and_wrong_suffix_for_embed(toy, tmp_path):
     assert not (tmp_path / "e.parquet").exists()
     (run / "model.pt").write_bytes(model)
     assert embed().exit_code == 0
+
+
+@pytest.fixture(scope="module")
+def trained(toy, tmp_path_factory):
+    _, paths = toy
+    run = tmp_path_factory.mktemp("trained") / "run"
+    assert _train(paths, run).exit_code == 0
+    return run
+
+
+EMBED = [
+    ("batch_size_zero", ["--batch-size", "0"], r"--batch-size 0: expected an integer >= 1"),
+    ("image_size_small", ["--image-size", "4"], r"--image-size 4: expected an integer >= 8"),
+    ("representation", ["--representation", "latent"],
+     r"--representation: expected projection or backbone; found 'latent'"),
+    ("out_suffix", "csv", r"expected a name ending in \.parquet, found \.csv"),
+    ("missing_run", "norun", r"not a gwasrep run directory \(no config\.json\)"),
+    ("unfinished_run", "nomodel", r"the run has not finished \(no model\.pt\)"),
+    ("missing_images", "noimages", r"none\.npz.*not found|not found.*none\.npz"),
+    ("unknown_samples", "samples", r"s\.txt: none of its 2 samples has an image in .*images"
+                                   r"\.npz \(e\.g\. nobody1, nobody2 vs R00001"),
+    ("empty_samples", "nosamples", r"--samples .*s\.txt: no sample IDs in the file"),
+    ("wrong_image_size", "resize", r"images have shape \(C, H, W\) = \(1, 12, 12\); the run "
+                                   r"was trained on \(1, 16, 16\) \(use --image-size\)"),
+]
+
+
+@pytest.mark.parametrize(("name", "extra", "message"), EMBED, ids=[c[0] for c in EMBED])
+def test_embed_bad_inputs(toy, trained, tmp_path, name, extra, message):
+    """Each: one line, exit 2, no embeddings file."""
+    _, paths = toy
+    run, images, out = trained, paths["images"], tmp_path / "e.parquet"
+    if extra == "csv":
+        out, extra = tmp_path / "e.csv", []
+    elif extra == "norun":
+        run, extra = tmp_path / "nowhere", []
+    elif extra == "nomodel":
+        run = tmp_path / "copy"
+        run.mkdir()
+        (run / "config.json").write_text((trained / "config.json").read_text())
+        extra = []
+    elif extra == "noimages":
+        images, extra = tmp_path / "none.npz", []
+    elif extra == "samples":
+        (tmp_path / "s.txt").write_text("nobody1\nnobody2\n")
+        extra = ["--samples", str(tmp_path / "s.txt")]
+    elif extra == "nosamples":
+        (tmp_path / "s.txt").write_text("")
+        extra = ["--samples", str(tmp_path / "s.txt")]
+    elif extra == "resize":
+        extra = ["--image-size", "12"]  # the run was trained on 16x16
+    res = runner.invoke(app, ["embed", "--run", str(run), "--images", str(images), "--out",
+                              str(out), "--quiet", *extra])
+    assert_cli_error(res, message)
+    assert not out.exists()
