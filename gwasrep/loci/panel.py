@@ -60,11 +60,16 @@ def build_panel(external: pd.DataFrame, fileset: PlinkFileset, *, p: float = 1e-
 
     ext = external.loc[external["P"] <= p].copy()
     counts = {"rows": len(external), "below_p": len(ext)}
-    # P, BETA and SE are in range where present (checked above); a variant missing its
-    # BETA or SE has no effect to carry into the panel.
-    missing = ~(np.isfinite(ext["BETA"]) & np.isfinite(ext["SE"])).to_numpy()
-    drop(ext["ID"][missing], "missing_beta_se")
-    ext = ext.loc[~missing]
+    # P, BETA and SE are in range where present (checked above). A variant that can enter
+    # the panel must carry its effect: dropping a top hit for a missing BETA would change
+    # the genetic input silently.
+    for col in ("BETA", "SE"):
+        missing = ~np.isfinite(ext[col].to_numpy())
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            raise InputError(f"{source}: column {col}: {int(missing.sum()):,} variants with "
+                             f"P <= {p:g} have no {col} (e.g. ID {ext['ID'].iloc[i]}); expected "
+                             "BETA and SE for every variant that can enter the panel")
 
     bim_pos = pd.Index(bim["ID"].to_numpy(dtype=object))
     where = bim_pos.get_indexer(ext["ID"].to_numpy(dtype=object)) if bim_pos.is_unique else \

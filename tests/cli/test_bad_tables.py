@@ -181,21 +181,26 @@ def test_panel(case, name, edit, extra, pattern):
     _check(case, [*args, *extra], pattern)
 
 
-def test_panel_drops_missing_effects_by_name(case):
-    """An empty BETA is missing, not invalid: the variant is dropped and says why."""
-    one = case["one"]
-    top = one.nsmallest(3, "P").index
-    one = one.astype({"BETA": object})
-    one.loc[top[0], "BETA"] = np.nan
+def test_panel_missing_effect_of_a_candidate(case):
+    """A missing BETA is fine where P is above --p, and an error where the variant could
+    enter the panel."""
+    one = case["one"].astype({"BETA": object})
+    top, weak = one["P"].idxmin(), one["P"].idxmax()
+    one.loc[weak, "BETA"] = np.nan
     path = _tsv(one, case["tmp"] / "ext.tsv")
     out = case["o"] / "panel.parquet"
-    res = runner.invoke(app, ["panel", "--sumstats", str(path), "--bed", str(case["bed"]),
-                              "--p", "0.01", "--out", str(out), "--quiet"])
+    args = ["panel", "--sumstats", str(path), "--bed", str(case["bed"]), "--p", "0.01",
+            "--out", str(out), "--quiet"]
+    res = runner.invoke(app, args)
     assert res.exit_code == 0, res.stderr
-    dropped = pd.read_csv(case["o"] / "panel.dropped.tsv", sep="\t")
-    assert dropped.set_index("ID").loc[one.loc[top[0], "ID"], "REASON"] == "missing_beta_se"
-    assert one.loc[top[0], "ID"] not in set(pd.read_parquet(out)["ID"])
     assert np.isfinite(pd.read_parquet(out)[["BETA", "SE"]].to_numpy()).all()
+    out.unlink()
+    (case["o"] / "panel.dropped.tsv").unlink()
+    one.loc[top, "BETA"] = np.nan
+    _tsv(one, path)
+    assert_cli_error(runner.invoke(app, args),
+                     rf"ext\.tsv: column BETA: 1 variants with P <= 0\.01 have no BETA "
+                     rf"\(e\.g\. ID {one.loc[top, 'ID']}\)", case["o"])
 
 
 # ----------------------------------------------------------------------------------- meta
