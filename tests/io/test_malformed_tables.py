@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import tempfile
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -188,3 +189,58 @@ def test_option_values(field, value):
         with pytest.raises(InputError, match=r"^--[a-z0-9-]+ \S+: expected [^\n]+$"):
             check_options(cfg)
     assert fname in {f.name for f in fields(CONFIGS[name])}
+
+
+@pytest.fixture(scope="module")
+def small_fileset(tmp):
+    """A 40-sample, 12-variant fileset whose IDs (rs1..rs12) the fuzzed tables may hit, and
+    LD scores for it."""
+    from gwasrep.heritability.run import LdscoreConfig, run_ldscore
+    from gwasrep.io.plink import write_plink
+
+    rng = np.random.default_rng(1)
+    G = rng.integers(0, 3, size=(40, 12)).astype(np.int8)
+    bim = pd.DataFrame({"CHROM": "1", "ID": [f"rs{j + 1}" for j in range(12)], "CM": 0.0,
+                        "POS": np.arange(12) * 1000 + 1, "A1": "A", "A2": "G"})
+    fam = pd.DataFrame({"FID": [f"f{i}" for i in range(40)], "IID": [f"i{i}" for i in range(40)],
+                        "PAT": "0", "MAT": "0", "SEX": "1", "PHENO": "-9"})
+    write_plink(tmp / "g", G, bim, fam)
+    run_ldscore(LdscoreConfig(bed=tmp / "g", out=tmp / "gld", window_kb=5))
+    return tmp / "g"
+
+
+@SETTINGS
+@given(data=st.data())
+def test_command_runners(tmp, small_fileset, data):
+    """clump, loci, panel, meta and h2 on any table: a result, or InputError with nothing
+    half-written."""
+    from gwasrep.heritability.run import H2Config, run_h2
+    from gwasrep.loci.run import (
+        ClumpConfig,
+        LociConfig,
+        MetaConfig,
+        PanelConfig,
+        run_clump,
+        run_loci,
+        run_meta,
+        run_panel,
+    )
+
+    path = data.draw(table_files(tmp))
+    other = data.draw(table_files(tmp))
+    out = Path(tempfile.mkdtemp(dir=tmp))
+    bed = small_fileset
+    for run in (lambda: run_clump(ClumpConfig(sumstats=path, bed=bed, out=out / "c", p1=0.5,
+                                              p2=0.9)),
+                lambda: run_loci(LociConfig(sumstats=[path, other], out=out / "l", p=0.5)),
+                lambda: run_panel(PanelConfig(sumstats=path, bed=bed, out=out / "p.parquet",
+                                              p=0.5)),
+                lambda: run_meta(MetaConfig(studies=[path, other], out=out / "m.tsv")),
+                lambda: run_h2(H2Config(sumstats=path, ref_ld=bed.with_name("gld"),
+                                        out=out / "h.tsv", add_greml=False))):
+        before = set(out.iterdir())
+        try:
+            run()
+        except InputError:
+            assert set(out.iterdir()) == before  # nothing written by a refused run
+        assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
