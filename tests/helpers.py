@@ -130,6 +130,25 @@ def assert_cli_error(result, pattern: str, out: Path | None = None) -> None:
 # ------------------------------------------------------------------ small data
 
 
+def write_random_fileset(prefix: Path, n_samples: int, n_variants: int, *, seed: int = 0,
+                         id_prefix: str = "v", first_id: int = 0) -> pd.DataFrame:
+    """Random genotypes on chromosome 1, 1 kb apart, alleles A/G, IDs ``{id_prefix}{k}``
+    from ``first_id``; written as a PLINK 1 fileset. Returns the .bim frame."""
+    from gwasrep.io.plink import write_plink
+
+    rng = np.random.default_rng(seed)
+    G = rng.integers(0, 3, size=(n_samples, n_variants)).astype(np.int8)
+    bim = pd.DataFrame({"CHROM": "1", "ID": [f"{id_prefix}{j + first_id}"
+                                             for j in range(n_variants)],
+                        "CM": 0.0, "POS": np.arange(n_variants) * 1000 + 1, "A1": "A",
+                        "A2": "G"})
+    fam = pd.DataFrame({"FID": [f"f{i}" for i in range(n_samples)],
+                        "IID": [f"i{i}" for i in range(n_samples)], "PAT": "0", "MAT": "0",
+                        "SEX": "1", "PHENO": "-9"})
+    write_plink(prefix, G, bim, fam)
+    return bim
+
+
 def load_sumstats(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, sep="\t")
 

@@ -29,7 +29,7 @@ from gwasrep.io.tables import read_covariates, read_embeddings, read_table
 from gwasrep.loci.meta import ivw_meta
 from gwasrep.loci.recovery import compare_methods
 from gwasrep.options import OPTION_RULES, check_options
-from helpers import all_configs, base_config
+from helpers import all_configs, base_config, write_random_fileset
 
 CONFIGS = all_configs()
 
@@ -196,15 +196,8 @@ def small_fileset(tmp):
     """A 40-sample, 12-variant fileset whose IDs (rs1..rs12) the fuzzed tables may hit, and
     LD scores for it."""
     from gwasrep.heritability.run import LdscoreConfig, run_ldscore
-    from gwasrep.io.plink import write_plink
 
-    rng = np.random.default_rng(1)
-    G = rng.integers(0, 3, size=(40, 12)).astype(np.int8)
-    bim = pd.DataFrame({"CHROM": "1", "ID": [f"rs{j + 1}" for j in range(12)], "CM": 0.0,
-                        "POS": np.arange(12) * 1000 + 1, "A1": "A", "A2": "G"})
-    fam = pd.DataFrame({"FID": [f"f{i}" for i in range(40)], "IID": [f"i{i}" for i in range(40)],
-                        "PAT": "0", "MAT": "0", "SEX": "1", "PHENO": "-9"})
-    write_plink(tmp / "g", G, bim, fam)
+    write_random_fileset(tmp / "g", 40, 12, seed=1, id_prefix="rs", first_id=1)
     run_ldscore(LdscoreConfig(bed=tmp / "g", out=tmp / "gld", window_kb=5))
     return tmp / "g"
 

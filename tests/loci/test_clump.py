@@ -5,16 +5,19 @@ The comparisons with plink1.9 --clump are in reference/test_plink19_clump.py.
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from gwasrep.errors import InputError
-from gwasrep.io.plink import open_plink, write_plink
+from gwasrep.io.plink import open_plink
 from gwasrep.io.sumstats import read_pvalues
 from gwasrep.loci._ld_kernels import em_r2_from_table, genotype_table, pair_r2
 from gwasrep.loci.clump import clump
 from gwasrep.loci.run import ClumpConfig, run_clump
+from helpers import write_random_fileset
 
 
 def em_r2_slow(t: np.ndarray) -> float:
@@ -70,13 +73,7 @@ def test_unphased_r2_is_squared_genotype_correlation():
 
 
 def test_clump_bad_input_and_empty_result(tmp_path):
-    rng = np.random.default_rng(0)
-    G = rng.integers(0, 3, size=(50, 20)).astype(np.int8)
-    bim = pd.DataFrame({"CHROM": "1", "ID": [f"v{j}" for j in range(20)], "CM": 0.0,
-                        "POS": np.arange(20) * 1000 + 1, "A1": "A", "A2": "G"})
-    fam = pd.DataFrame({"FID": [f"f{i}" for i in range(50)], "IID": [f"i{i}" for i in range(50)],
-                        "PAT": "0", "MAT": "0", "SEX": "1", "PHENO": "-9"})
-    write_plink(tmp_path / "g", G, bim, fam)
+    bim = write_random_fileset(tmp_path / "g", 50, 20)
     ss = pd.DataFrame({"ID": bim["ID"], "P": np.linspace(0.2, 0.9, 20)})
     ss.loc[3, "P"] = 1.5
     ss.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
@@ -97,8 +94,11 @@ def test_clump_bad_input_and_empty_result(tmp_path):
         read_pvalues(ss.rename(columns={"P": "PVAL"}))
     with pytest.raises(InputError, match=r"1 variant IDs appear more than once \(e.g. v1\)"):
         read_pvalues(pd.concat([ss, ss.iloc[[1]]]))
-    fam2 = fam.assign(PAT="dad")
-    write_plink(tmp_path / "nf", G, bim, fam2)
+    for ext in ("bed", "bim"):
+        shutil.copy(tmp_path / f"g.{ext}", tmp_path / f"nf.{ext}")
+    fam = pd.read_csv(tmp_path / "g.fam", sep=r"\s+", header=None, dtype=str)
+    fam[2] = "dad"
+    fam.to_csv(tmp_path / "nf.fam", sep="\t", header=False, index=False)
     with pytest.raises(InputError, match="no founders"):
         clump(ss.assign(P=1e-6), open_plink(tmp_path / "nf"))
     out = clump(ss.assign(ID=[f"x{j}" for j in range(20)], P=1e-6), open_plink(tmp_path / "g"))
