@@ -5,7 +5,6 @@ Formats are specified column by column in ``data_specs/``.
 
 from __future__ import annotations
 
-import gzip
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +36,10 @@ ID_COLUMNS = ("sample_id", "FID", "IID", *ALIASES["ID"])
 def _delimiter(path: Path) -> str:
     """Tab if the header line has a tab (so that empty cells stay empty cells: whitespace
     splitting would shift the rest of the row left), else any run of whitespace."""
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rt", errors="replace") as fh:
-        header = fh.readline()
-    return "\t" if "\t" in header else r"\s+"
+    # pandas' own decompression (gz, bz2, xz, zip, zst by suffix), one line, unsplit.
+    header = pd.read_csv(path, header=None, nrows=1, sep="\x01", dtype=str,
+                         compression="infer", skip_blank_lines=False)
+    return "\t" if not header.empty and "\t" in str(header.iloc[0, 0]) else r"\s+"
 
 
 def read_table(path: str | os.PathLike, *, str_columns=ID_COLUMNS) -> pd.DataFrame:
@@ -60,11 +59,13 @@ def read_table(path: str | os.PathLike, *, str_columns=ID_COLUMNS) -> pd.DataFra
         elif path.suffix.lower() == ".csv":
             df = pd.read_csv(path, sep=",", na_values=["NA", "nan", "NaN", ""], dtype=dtype)
         else:
+            # index_col=False: a row with a trailing tab must not turn the first column
+            # into the index (which shifts every column left by one).
             df = pd.read_csv(path, sep=_delimiter(path), na_values=["NA", "nan", "NaN", ""],
-                             dtype=dtype)
+                             dtype=dtype, index_col=False)
     except Exception as exc:  # parse errors of every reader end here with the file named
         raise InputError(f"{path}: could not read table: {str(exc).splitlines()[0]}") from None
-    df.columns = [str(c).lstrip("#") for c in df.columns]
+    df.columns = [str(c).strip().lstrip("#") for c in df.columns]
     return df
 
 

@@ -252,7 +252,7 @@ def run_meta(cfg: MetaConfig) -> MetaRun:
     out = Path(cfg.out)
     files = {"meta": out, "dropped": out.with_name(out.stem + ".dropped.tsv")}
     with atomic_path(out) as tmp:
-        if out.suffix == ".parquet":
+        if out.suffix.lower() == ".parquet":
             res.table.to_parquet(tmp, index=False)
         else:
             res.table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")

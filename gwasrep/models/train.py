@@ -40,6 +40,7 @@ from gwasrep.models.data import TrainData, channel_stats
 from gwasrep.models.imageops import ChannelNorm, build_augment
 from gwasrep.models.methods import get_method, model_from_config
 from gwasrep.models.methods.base import Batch, ModelInputs
+from gwasrep.options import check_options
 from gwasrep.runs import Progress, RunResult
 
 __all__ = ["TrainResult", "evaluate_loss", "load_run", "resolve_device", "train"]
@@ -356,15 +357,18 @@ def load_run(run_dir: str | os.PathLike, device: str = "cpu"):
         stored = json.loads(cfg_path.read_text())
         cfg = TrainConfig(**{k: v for k, v in stored["config"].items() if k in MODEL_FIELDS})
         desc = stored["data"]
+        check_options(cfg)
         inputs = ModelInputs(image_shape=tuple(desc["image_shape"]),
                              n_variants=desc["n_variants"],
                              n_classes=len(desc.get("classes", [])))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSON, or its fields
+        model = model_from_config(cfg, inputs)
+    except InputError as exc:
+        raise InputError(f"{cfg_path}: not a valid gwasrep run configuration: {exc}") from None
+    except Exception as exc:  # JSON, its fields, or a model they cannot build
         raise InputError(f"{cfg_path}: not a readable gwasrep run configuration "
                          f"(data_specs/train_run.md): {type(exc).__name__}: "
                          f"{(str(exc).splitlines() or [''])[0][:120]}") from None
     dev = resolve_device(device)
-    model = model_from_config(cfg, inputs)
     try:
         state = _load(weights, "cpu")
         model.load_state_dict(state)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -173,3 +174,32 @@ def test_outputs_tsv_excluded_and_metadata(small_cohort, tmp_path):
     for key in ("manhattan", "qq"):
         assert run.files[key].read_bytes()[:4] == b"\x89PNG"
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_lmm_resume_refuses_a_bed_edited_outside_the_finished_blocks(small_cohort, tmp_path):
+    """The LMM's kinship reads the whole .bed, so an edit of a variant no finished block
+    holds still changes the results: its digest is part of the fingerprint."""
+    for ext in ("bed", "bim", "fam"):
+        shutil.copy(f"{small_cohort.bed}.{ext}", tmp_path / f"c.{ext}")
+    cfg = replace(_cfg(small_cohort, tmp_path / "out", lmm="full", block_size=200, threads=1),
+                  bed=tmp_path / "c")
+
+    class StopError(Exception):
+        pass
+
+    def stop_after_two(done, total, stage, **info):
+        if stage == "scanning" and done >= 400:
+            raise StopError
+
+    with pytest.raises(StopError):
+        run_assoc(cfg, progress=stop_after_two)
+    partial = tmp_path / "out" / ".gwasrep_partial"
+    assert 2 <= len(list(partial.glob("block_*.npz"))) < 15
+    bed = tmp_path / "c.bed"
+    raw = bytearray(bed.read_bytes())
+    st = bed.stat()
+    raw[3 + 2900 * 100] ^= 0xFF  # variant 2,901: in no finished block, but in the kinship
+    bed.write_bytes(bytes(raw))
+    os.utime(bed, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(ResumeError, match=r"inputs or settings changed \(bed\)"):
+        run_assoc(replace(cfg, resume=True))

@@ -217,6 +217,7 @@ META = [
     ("n_zero", {"N": 0}, [], r"b\.tsv: column N: expected sample sizes > 0"),
     ("beta_text", {"BETA": "abc"}, [], r"b\.tsv: column BETA: expected numbers"),
     ("one_study", "one", [], r"meta-analysis needs at least 2 studies, found 1"),
+    ("out_txt_upper", None, ["--out", "M.DOCX"], r"--out .*M\.DOCX: Parquet"),
     ("no_se_column", "nose", [], r"b\.tsv: missing column SE"),
     ("empty_file", "empty", [], r"b\.tsv: could not read table"),
     ("duplicated_id", "dup", [], r"b\.tsv: 1 variant IDs appear more than once"),
@@ -243,7 +244,7 @@ def test_meta(case, name, edit, extra, pattern):
         _tsv(_edit(one, 11, ID=one.loc[10, "ID"]), b)
     else:
         _tsv(_edit(one, 10, **(edit or {})), b)
-    extra = [str(case["o"] / "M.xlsx") if a == "M.xlsx" else a for a in extra]
+    extra = [str(case["o"] / a) if a in ("M.xlsx", "M.DOCX") else a for a in extra]
     args = ["meta", *studies] + ([] if extra else ["--out", case["o"] / "m.parquet"])
     _check(case, [*args, *extra], pattern)
 
@@ -431,3 +432,12 @@ def test_mi(case, small_cohort, name, extra, pattern):
         (case["tmp"] / "ids.txt").write_text("rs_nope\n")
         extra = ["--extract", case["tmp"] / "ids.txt"]
     _check(case, ["mi", "--emb", emb, "--bed", bed, "--out", case["o"] / "m", *extra], pattern)
+
+
+def test_meta_upper_case_parquet_suffix_writes_parquet(case):
+    one = case["one"]
+    a, b = _tsv(one, case["tmp"] / "a.tsv"), _tsv(one.iloc[::2], case["tmp"] / "b.tsv")
+    out = case["o"] / "m.PARQUET"
+    res = runner.invoke(app, ["meta", str(a), str(b), "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.stderr
+    assert len(pd.read_parquet(out)) == len(one)

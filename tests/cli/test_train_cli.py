@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -124,6 +126,11 @@ def test_damaged_run_and_wrong_suffix_for_embed(toy, tmp_path):
     config, model = (run / "config.json").read_text(), (run / "model.pt").read_bytes()
     (run / "config.json").write_text(config[: len(config) // 2])
     assert_cli_error(embed(), r"config\.json: not a readable gwasrep run configuration")
+    for key, value in (("dim", '"abc"'), ("dim", "-1"), ("seed", '"abc"')):
+        (run / "config.json").write_text(re.sub(rf'"{key}": [^,\n]+', f'"{key}": {value}',
+                                                config, count=1))
+        assert_cli_error(embed(), r"config\.json: not a (valid|readable) gwasrep run "
+                                  r"configuration")
     (run / "config.json").write_text(config)
     (run / "model.pt").write_bytes(model[: len(model) // 2])
     assert_cli_error(embed(), r"model\.pt: could not load the trained weights")

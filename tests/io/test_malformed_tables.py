@@ -237,3 +237,35 @@ def test_command_runners(tmp, small_fileset, data):
         except InputError:
             assert set(out.iterdir()) == before  # nothing written by a refused run
         assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("layout", ["trailing_tab", "header_space", "bz2_space", "xz_space",
+                                    "bz2_tab_empty", "gz_tab_empty", "plink_padded"])
+def test_text_layouts_read_as_written(tmp_path, layout):
+    """Each layout gives back the same ID and P columns (an empty cell as NaN)."""
+    import bz2
+    import lzma
+
+    ids, p = [f"rs{i}" for i in range(60)], [f"{(i + 1) / 100:g}" for i in range(60)]
+    p_cells = list(p)
+    if layout.endswith("_empty"):
+        p_cells[7] = ""
+    sep = "\t" if "tab" in layout or layout == "header_space" else " "
+    header = "ID\tP \n" if layout == "header_space" else f"ID{sep}P\n"
+    if layout == "plink_padded":
+        header = "   ID      P \n"
+        lines = [f"  {i:>6} {q:>6} \n" for i, q in zip(ids, p_cells, strict=True)]
+    else:
+        end = "\t\n" if layout == "trailing_tab" else "\n"
+        lines = [f"{i}{sep}{q}{end}" for i, q in zip(ids, p_cells, strict=True)]
+    text = (header + "".join(lines)).encode()
+    suffix, pack = {"bz2": (".tsv.bz2", bz2.compress), "xz": (".tsv.xz", lzma.compress),
+                    "gz": (".tsv.gz", gzip.compress)}.get(layout.split("_")[0],
+                                                         (".tsv", lambda b: b))
+    path = tmp_path / f"t{suffix}"
+    path.write_bytes(pack(text))
+    frame = read_table(path)
+    assert list(frame.columns[:2]) == ["ID", "P"]
+    assert frame["ID"].tolist() == ids
+    expected = np.array([float(q) if q else np.nan for q in p_cells])
+    np.testing.assert_array_equal(frame["P"].to_numpy(dtype=float), expected)

@@ -135,10 +135,13 @@ def prepare_inputs(cfg: AssocConfig, progress: Progress | None = None) -> Prepar
             p = Path(path)
             inputs[name] = {"path": str(p), "size": p.stat().st_size, "sha256": sha256_file(p)}
     st = fileset.bed_path.stat()
-    # The .bed's content is checked block by block on resume (checkpoint.verify_blocks).
+    # The .bed's content is checked block by block on resume (checkpoint.verify_blocks);
+    # an LMM whose kinship comes from the .bed depends on all of it, so its digest is kept.
     inputs["bed"] = {"path": str(fileset.bed_path), "size": st.st_size,
                      "n_samples": fileset.n_samples,
                      "n_variants": fileset.n_variants}
+    if cfg.lmm is not None and cfg.grm is None:
+        inputs["bed"]["sha256"] = sha256_file(fileset.bed_path)
     state = make_scan_state(fileset.bed_path, fileset.n_samples, align.fam_idx, null,
                             maf=cfg.maf, geno=cfg.geno, lmm=setup.scans if setup else (),
                             variant_group=setup.variant_group if setup else None)
