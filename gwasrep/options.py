@@ -12,7 +12,6 @@ Cross-field constraints (``p2 >= p1``, ``warmup_epochs <= epochs``, a setting's
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 
@@ -51,15 +50,9 @@ class Rule:
             return False
         try:
             v = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return False
-        if not math.isfinite(v):
-            return False
-        if self.integer and v != int(v):
-            return False
-        if self.lo is not None and (v < self.lo or (self.lo_open and v == self.lo)):
-            return False
-        return not (self.hi is not None and (v > self.hi or (self.hi_open and v == self.hi)))
+        return bool(self.accepts_array(np.array([v]))[0])
 
     def accepts_array(self, values) -> np.ndarray:
         """:meth:`accepts` for each value of a float array."""

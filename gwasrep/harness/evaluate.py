@@ -148,11 +148,8 @@ def match_panel(fileset: PlinkFileset, panel: pd.DataFrame, *, option: str = "--
         raise InputError(f"{option}: expected columns ID, A1 and BETA; missing "
                          f"{', '.join(need)} (found {preview(panel.columns, 8)})")
     ids = panel["ID"].astype(str)
-    beta = check_column(panel["BETA"], source=option, column="BETA", ids=ids.to_numpy())
-    if np.isnan(beta).any():
-        i = int(np.flatnonzero(np.isnan(beta))[0])
-        raise InputError(f"{option}: column BETA: expected an effect in every row; found "
-                         f"{int(np.isnan(beta).sum()):,} missing (row {i + 1:,}, ID {ids[i]})")
+    beta = check_column(panel["BETA"], source=option, column="BETA", ids=ids.to_numpy(),
+                        required="an effect")
     bim = fileset.bim.drop_duplicates("ID", keep=False).set_index("ID")
     present = ids.isin(bim.index).to_numpy()
     sub = panel[present]

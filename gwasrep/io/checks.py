@@ -54,10 +54,17 @@ def numeric_column(values, *, source: str, column: str, ids=None) -> np.ndarray:
 
 
 def check_column(values, *, source: str, column: str, key: str | None = None,
-                 ids=None) -> np.ndarray:
+                 ids=None, required: str | None = None) -> np.ndarray:
     """:func:`numeric_column`, then the range of :data:`COLUMN_RULES` ``[key or column]``
-    for the values present. Returns the float64 values (NaN where missing)."""
+    for the values present. Returns the float64 values (NaN where missing).
+
+    ``required`` (e.g. "a position"): a missing value is an error too, worded with it.
+    """
     v = numeric_column(values, source=source, column=column, ids=ids)
+    if required is not None and np.isnan(v).any():
+        i = int(np.flatnonzero(np.isnan(v))[0])
+        raise InputError(f"{source}: column {column}: expected {required} in every row; found "
+                         f"{int(np.isnan(v).sum()):,} missing ({_where(ids, i)})")
     rule, what = COLUMN_RULES[key or column]
     present = ~np.isnan(v)
     ok = rule.accepts_array(v[present])

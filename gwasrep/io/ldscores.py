@@ -74,11 +74,8 @@ def read_ld_scores(prefix: str | os.PathLike) -> LDScores:
                          f"{', '.join(need)}; found {preview(list(t.columns), 12)}")
     t["SNP"] = t["SNP"].astype(str)
     for col in ("BP", "L2"):
-        v = check_column(t[col], source=str(path), column=col, ids=t["SNP"].to_numpy())
-        if np.isnan(v).any():
-            raise InputError(f"{path}: column {col}: {int(np.isnan(v).sum()):,} missing values; "
-                             "expected a value in every row")
-        t[col] = v
+        t[col] = check_column(t[col], source=str(path), column=col, ids=t["SNP"].to_numpy(),
+                              required="a value")
     t = t.sort_values(["CHR", "BP"], kind="mergesort").drop_duplicates("SNP")
 
     def read_m(suffix):

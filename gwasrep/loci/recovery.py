@@ -112,12 +112,8 @@ class LociComparison:
 
 
 def _positions(values, source: str, ids) -> np.ndarray:
-    pos = check_column(values, source=source, column="POS", ids=ids)
-    if np.isnan(pos).any():
-        i = int(np.flatnonzero(np.isnan(pos))[0])
-        raise InputError(f"{source}: column POS: expected a position in every row; found "
-                         f"{int(np.isnan(pos).sum()):,} missing (row {i + 1:,})")
-    return pos.astype(np.int64)
+    return check_column(values, source=source, column="POS", ids=ids,
+                        required="a position").astype(np.int64)
 
 
 def _checked(s: pd.DataFrame, source: str, p_col: str) -> pd.DataFrame:

@@ -32,7 +32,7 @@ def run_train(cfg: TrainConfig, *, progress: Progress | None = None) -> TrainRes
     ``progress`` reports stages ``epoch`` (steps) and ``epochs`` (see
     :func:`gwasrep.models.train.train`).
     """
-    check_options(cfg)
+    cfg.check()  # the option ranges (gwasrep.options) and the cross-field rules
     if cfg.images is None or cfg.out is None:
         raise InputError("gwasrep train needs --images and --out")
     if cfg.encoder.startswith(("backbone:", "torchscript:")):

@@ -40,7 +40,6 @@ from gwasrep.models.data import TrainData, channel_stats
 from gwasrep.models.imageops import ChannelNorm, build_augment
 from gwasrep.models.methods import get_method, model_from_config
 from gwasrep.models.methods.base import Batch, ModelInputs
-from gwasrep.options import check_options
 from gwasrep.runs import Progress, RunResult
 
 __all__ = ["TrainResult", "evaluate_loss", "load_run", "resolve_device", "train"]
@@ -357,7 +356,7 @@ def load_run(run_dir: str | os.PathLike, device: str = "cpu"):
         stored = json.loads(cfg_path.read_text())
         cfg = TrainConfig(**{k: v for k, v in stored["config"].items() if k in MODEL_FIELDS})
         desc = stored["data"]
-        check_options(cfg)
+        cfg.check()
         inputs = ModelInputs(image_shape=tuple(desc["image_shape"]),
                              n_variants=desc["n_variants"],
                              n_classes=len(desc.get("classes", [])))

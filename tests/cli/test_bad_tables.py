@@ -69,6 +69,19 @@ def _check(case, args, pattern):
     assert_cli_error(runner.invoke(app, [*map(str, args), "--quiet"]), pattern, case["o"])
 
 
+def _fileset_copy(case, *, magic_byte: int | None = None):
+    """An editable copy of the cohort's fileset; ``magic_byte``: zero that byte of the
+    .bed's 3-byte magic."""
+    copy = case["tmp"] / "c"
+    for ext in ("bed", "bim", "fam"):
+        shutil.copy(f"{case['bed']}.{ext}", f"{copy}.{ext}")
+    if magic_byte is not None:
+        raw = bytearray(copy.with_suffix(".bed").read_bytes())
+        raw[magic_byte] = 0
+        copy.with_suffix(".bed").write_bytes(bytes(raw))
+    return copy
+
+
 # ---------------------------------------------------------------------------------- clump
 
 CLUMP = [
@@ -114,7 +127,7 @@ LOCI = [
     ("pos_text", {"POS": "12a"}, [], r"column POS: expected numbers; .* '12a'"),
     ("pos_fraction", {"POS": 12.5}, [], r"column POS: expected integer base-pair positions"),
     ("pos_missing", {"POS": np.nan}, [], r"column POS: expected a position in every row; "
-                                         r"found 1 missing \(row 11\)"),
+                                         r"found 1 missing \(row 11, ID rs"),
     ("window_negative", None, ["--window-kb", "-1"], r"--window-kb -1: expected a number > 0"),
     ("bonferroni_zero", None, ["--bonferroni-dims", "0"],
      r"--bonferroni-dims 0: expected an integer >= 1"),
@@ -271,15 +284,9 @@ LDSCORE = [
 def test_ldscore(case, name, extra, pattern):
     bed, out = case["bed"], case["o"] / "ld"
     if isinstance(extra, str):
-        copy = case["tmp"] / "c"
-        for ext in ("bed", "bim", "fam"):
-            shutil.copy(f"{bed}.{ext}", f"{copy}.{ext}")
+        copy = _fileset_copy(case, magic_byte=1 if extra == "magic" else None)
         if extra == "nobim":
             copy.with_suffix(".bim").unlink()
-        elif extra == "magic":
-            raw = bytearray(copy.with_suffix(".bed").read_bytes())
-            raw[1] = 0
-            copy.with_suffix(".bed").write_bytes(bytes(raw))
         elif extra == "size":
             with open(copy.with_suffix(".bed"), "ab") as fh:
                 fh.write(b"\x00")
@@ -384,13 +391,7 @@ def test_grm(case, name, extra, pattern):
         (case["tmp"] / "keep.txt").write_text("nobody1\nnobody2\n")
         extra = ["--keep", case["tmp"] / "keep.txt"]
     elif extra == "magic":
-        copy = case["tmp"] / "c"
-        for ext in ("bed", "bim", "fam"):
-            shutil.copy(f"{bed}.{ext}", f"{copy}.{ext}")
-        raw = bytearray(copy.with_suffix(".bed").read_bytes())
-        raw[0] = 0
-        copy.with_suffix(".bed").write_bytes(bytes(raw))
-        bed, extra = copy, []
+        bed, extra = _fileset_copy(case, magic_byte=0), []
     _check(case, ["grm", "--bed", bed, "--out", case["o"] / "g", *extra], pattern)
 
 
