@@ -55,6 +55,16 @@ def csv_list(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def int_list(value: str, option: str) -> list[int]:
+    """``"200,100,50"`` -> ``[200, 100, 50]``; anything else is an InputError naming ``option``."""
+    from gwasrep.errors import InputError
+
+    try:
+        return [int(v) for v in csv_list(value) or []]
+    except ValueError:
+        raise InputError(f"{option} {value}: expected comma-separated integers") from None
+
+
 # --------------------------------------------------------------------------------------
 # Errors
 

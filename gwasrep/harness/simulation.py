@@ -46,7 +46,8 @@ from gwasrep.runs import Progress
 from gwasrep.simulate.emnist import SimulationSetting, simulate_data, write_data
 from gwasrep.simulate.pools import ImagePool
 
-__all__ = ["METHOD_AUGMENT", "PROFILES", "CellSpec", "SimulationProfile", "cell_specs",
+__all__ = ["METHOD_AUGMENT", "METHOD_INPUTS", "PROFILES", "CellSpec", "SimulationProfile",
+           "cell_specs",
            "ensure_data", "run_cell"]
 
 #: Each method's image augmentation: none that destroys the rotation (no ``rotation``, no
@@ -58,6 +59,19 @@ METHOD_AUGMENT = {
     "vae": ["erasing"],
     "autoencoder": ["erasing"],
     "supervised": ["erasing"],
+    "contig": ["erasing"],
+    "gim": ["erasing"],
+    "mrm": ["erasing"],
+}
+
+#: Each method's genetic inputs from a setting's data folder, as TrainConfig fields (paths
+#: relative to the folder). ContIG gets two modalities: every simulated variant as raw SNPs
+#: and the panel's PGS (the simulated external GWAS's BETA); GIM and MRM the whole
+#: simulated SNP sequence.
+METHOD_INPUTS = {
+    "contig": {"modalities": ["raw", "pgs"], "snp_every": 1, "pgs_weights": "panel.parquet"},
+    "gim": {"snp_every": 1},
+    "mrm": {"snp_every": 1},
 }
 
 
@@ -79,14 +93,15 @@ class SimulationProfile:
 PROFILES = {
     "smoke": SimulationProfile(
         setting=SimulationSetting(n_train=600, n_test=400, h_g=0.8, alpha_max=45.0,
-                                  n_causal=5, n_null=100, external_n=2000, panel_null=5),
+                                  n_causal=5, n_null=300, external_n=2000, panel_null=5),
         methods=("gemcont", "simclr", "supervised"), seeds=1, train_profile="quick",
         train=dict(epochs=2, batch_size=128, dim=16, lr=2e-3, warmup_epochs=1), pcs=4,
         about="the whole loop in about a minute (CI, the notebook)"),
     "quick": SimulationProfile(
         setting=SimulationSetting(n_train=10_000, n_test=5_000, h_g=0.5, alpha_max=45.0,
                                   n_causal=20, n_null=1000, external_n=20_000, panel_null=20),
-        methods=("gemcont", "prs", "simclr", "vae", "supervised"), seeds=2,
+        methods=("gemcont", "prs", "contig", "gim", "mrm", "simclr", "vae", "supervised"),
+        seeds=2,
         train_profile="quick",
         train=dict(epochs=10, batch_size=256, dim=32, lr=2e-3, warmup_epochs=1), pcs=10,
         about="the default comparison, 30 minutes on a 2-core CPU"),
@@ -130,7 +145,9 @@ class CellSpec:
                 "data_seed": self.data_seed, "train_profile": self.train_profile,
                 "train": self.train, "pcs": self.pcs, "threads": self.threads,
                 "device": self.device, "pool": self.pool,
-                "augment": METHOD_AUGMENT.get(self.method, ["erasing"])}
+                "augment": METHOD_AUGMENT.get(self.method, ["erasing"]),
+                **({"inputs": METHOD_INPUTS[self.method]} if self.method in METHOD_INPUTS
+                   else {})}
 
     def key(self) -> str:
         return digest(self.key_fields())[:16]
@@ -231,6 +248,8 @@ def run_cell(spec: CellSpec, progress: Progress | None = None) -> dict:
         raise InputError(f"method {spec.method}: expected one of {', '.join(REGISTRY)}")
     if spec.method == "supervised":
         extra = dict(target=data / "latent.tsv", target_col="z", task="regress")
+    for k, v in METHOD_INPUTS.get(spec.method, {}).items():
+        extra[k] = data / v if k == "pgs_weights" else v
     cfg = TrainConfig.from_profile(
         spec.method, spec.train_profile, images=data / "images.npz", out=cell / "run",
         bed=data / "cohort", panel=data / "panel.parquet", split=data / "train.txt",

@@ -26,19 +26,37 @@ from gwasrep.errors import InputError, preview
 from gwasrep.io.plink import open_plink, read_dosages
 from gwasrep.io.samples import align_samples
 from gwasrep.io.tables import SampleKeys, read_id_list, read_table
-from gwasrep.loci.harmonize import align_alleles
+from gwasrep.models.genetics import match_to_bim
 
 __all__ = ["ImageSource", "TrainData", "channel_stats", "prepare_data", "random_split",
            "read_iids", "read_images", "read_panel_genotypes"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".npy")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".npy", ".nii", ".nii.gz")
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
+
+
+def _npy_layout(shape: tuple[int, ...]) -> str:
+    """How a per-file .npy array is read: ``hw`` (H, W), ``hwc`` (H, W, 1|3), ``dhw`` a
+    single-channel volume, ``cdhw`` a volume with channels first, or ``odd``."""
+    if len(shape) == 2:
+        return "hw"
+    if len(shape) == 3:
+        return "hwc" if shape[-1] in (1, 3) else "dhw"
+    return "cdhw" if len(shape) == 4 else "odd"
 
 
 def _as_chw(a: np.ndarray) -> np.ndarray:
-    """(H, W) or (H, W, C) -> (C, H, W)."""
-    if a.ndim == 2:
+    """(H, W), (H, W, C), (D, H, W) or (C, D, H, W) -> (C, H, W) or (C, D, H, W)."""
+    layout = _npy_layout(a.shape)
+    if layout in ("hw", "dhw"):
         return a[None]
-    return np.moveaxis(a, -1, 0)
+    if layout == "hwc":
+        return np.moveaxis(a, -1, 0)
+    return a
 
 
 def _to_float(a: np.ndarray) -> np.ndarray:
@@ -49,10 +67,24 @@ def _to_float(a: np.ndarray) -> np.ndarray:
     return a.astype(np.float32)
 
 
+def _nifti(path: Path):
+    try:
+        import nibabel
+    except ImportError:  # pragma: no cover - part of the torch extra
+        raise InputError(f"{path}: reading NIfTI needs nibabel (pip install "
+                         "'gwasrep[torch]')") from None
+    return nibabel.load(str(path))
+
+
 def _read_file(path: Path) -> np.ndarray:
-    """One image as (C, H, W) float32 (8/16-bit integers scaled to [0, 1])."""
-    if path.suffix.lower() == ".npy":
+    """One image as (C, H, W), or a volume as (C, D, H, W), float32 (8/16-bit integers
+    scaled to [0, 1]; NIfTI intensities as stored, scaled by the header's slope)."""
+    suffix = _suffix(path)
+    if suffix == ".npy":
         return _to_float(_as_chw(np.load(path, allow_pickle=False)))
+    if suffix in (".nii", ".nii.gz"):
+        a = np.asarray(_nifti(path).get_fdata(dtype=np.float32))
+        return a[None] if a.ndim == 3 else np.moveaxis(a, -1, 0)  # 4D: channels last
     from PIL import Image
 
     with Image.open(path) as im:
@@ -61,10 +93,23 @@ def _read_file(path: Path) -> np.ndarray:
         return _to_float(_as_chw(np.asarray(im)))
 
 
-def _file_shape(path: Path) -> tuple[int, int, int]:
-    """(C, H, W) from the file header, without decoding the pixels."""
-    if path.suffix.lower() == ".npy":
+def _file_shape(path: Path) -> tuple[int, ...]:
+    """(C, H, W) or (C, D, H, W) from the file header, without decoding the pixels."""
+    suffix = _suffix(path)
+    if suffix in (".nii", ".nii.gz"):
+        shape = tuple(int(v) for v in _nifti(path).shape)
+        if len(shape) == 3:
+            return (1, *shape)
+        if len(shape) == 4:
+            return (shape[3], *shape[:3])
+        return (-1, *shape)
+    if suffix == ".npy":
         shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+        layout = _npy_layout(shape)
+        if layout == "dhw":
+            return (1, *shape)
+        if layout == "cdhw":
+            return tuple(shape)
     else:
         from PIL import Image
 
@@ -83,39 +128,54 @@ class ImageSource:
     """Where each image is and which sample it belongs to.
 
     Exactly one of ``paths`` (one file per image) or ``array`` (a stack, possibly
-    memory-mapped, shape (n_images, C, H, W) or channels-last) is set.
+    memory-mapped: (n_images, H, W[, C]) channels-last images, (n_images, D, H, W)
+    single-channel volumes or (n_images, C, D, H, W)) is set.
     """
 
     #: Sample ID (IID) of each image, shape (n_images,).
     sample_ids: np.ndarray
-    #: (C, H, W) of the images as stored.
-    shape: tuple[int, int, int]
+    #: (C, H, W) of the images as stored, or (C, D, H, W) of volumes.
+    shape: tuple[int, ...]
     paths: list[Path] | None = None
     array: np.ndarray | None = None
     channels_last: bool = False
-    #: Resize every image to (H, W) on load (bilinear), or None.
-    resize: tuple[int, int] | None = None
+    #: The array is a stack of single-channel volumes (n, D, H, W).
+    volume_stack: bool = False
+    #: Resize every image to (H, W) (bilinear, antialiased) or volume to (D, H, W)
+    #: (trilinear) on load, or None.
+    resize: tuple[int, ...] | None = None
     origin: str = ""
 
     @property
-    def out_shape(self) -> tuple[int, int, int]:
+    def out_shape(self) -> tuple[int, ...]:
         return (self.shape[0], *(self.resize or self.shape[1:]))
 
+    @property
+    def spatial_dims(self) -> int:
+        """2 for images, 3 for volumes."""
+        return len(self.shape) - 1
+
     def load(self, rows) -> torch.Tensor:
-        """Images ``rows`` as a float32 tensor (n, C, H, W)."""
+        """Images ``rows`` as a float32 tensor (n, C, H, W), or volumes (n, C, D, H, W)."""
         rows = np.asarray(rows, dtype=np.int64)
         if self.array is not None:
             a = np.asarray(self.array[np.sort(rows)] if len(rows) else self.array[:0])
             a = a[np.argsort(np.argsort(rows))]  # back to the requested order
-            if self.channels_last:
+            if self.volume_stack:
+                a = a[:, None]
+            elif self.channels_last:
                 a = np.moveaxis(a, -1, 1) if a.ndim == 4 else a[:, None]
             x = torch.from_numpy(np.ascontiguousarray(_to_float(a)))
         else:
             x = torch.from_numpy(np.stack([_read_file(self.paths[r]) for r in rows])) \
                 if len(rows) else torch.zeros(0, *self.shape)
-        if self.resize is not None and tuple(x.shape[-2:]) != self.resize:
-            x = functional.interpolate(x, size=self.resize, mode="bilinear", align_corners=False,
-                                       antialias=True)
+        if self.resize is not None and tuple(x.shape[2:]) != tuple(self.resize):
+            if self.spatial_dims == 3:
+                x = functional.interpolate(x, size=self.resize, mode="trilinear",
+                                           align_corners=False)
+            else:
+                x = functional.interpolate(x, size=self.resize, mode="bilinear",
+                                           align_corners=False, antialias=True)
         return x
 
 
@@ -132,10 +192,12 @@ def read_images(path: str | os.PathLike, *, ids: str | os.PathLike | None = None
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")
-    resize = (image_size, image_size) if image_size else None
     suffix = path.suffix.lower()
     if suffix in (".npz", ".npy"):
-        return _read_array(path, ids, resize)
+        src = _read_array(path, ids)
+        if image_size:
+            src.resize = (image_size,) * src.spatial_dims
+        return src
     df = read_table(path)
     missing = [c for c in ("sample_id", "path") if c not in df.columns]
     if missing:
@@ -148,10 +210,10 @@ def read_images(path: str | os.PathLike, *, ids: str | os.PathLike | None = None
     if absent:
         raise InputError(f"{path}: {len(absent):,} of {len(paths):,} image files not found, e.g. "
                          f"{preview(absent, 3)}")
-    bad_suffix = [str(p) for p in paths if p.suffix.lower() not in IMAGE_SUFFIXES]
+    bad_suffix = [str(p) for p in paths if _suffix(p) not in IMAGE_SUFFIXES]
     if bad_suffix:
-        raise InputError(f"{path}: expected PNG, JPEG or NPY images; found {len(bad_suffix):,} "
-                         f"other files, e.g. {preview(bad_suffix, 3)}")
+        raise InputError(f"{path}: expected PNG, JPEG or NPY images or NIfTI volumes; found "
+                         f"{len(bad_suffix):,} other files, e.g. {preview(bad_suffix, 3)}")
     shapes, unreadable = [], []
     for p in paths:
         try:
@@ -162,14 +224,16 @@ def read_images(path: str | os.PathLike, *, ids: str | os.PathLike | None = None
     if unreadable:
         raise InputError(f"{path}: {len(unreadable):,} unreadable images, e.g. "
                          f"{preview(unreadable, 3)}")
-    shape = _check_shapes(shapes, [str(p) for p in paths], resize, path)
+    shape = _check_shapes(shapes, [str(p) for p in paths], image_size, path)
+    resize = (image_size,) * (len(shape) - 1) if image_size else None
     return ImageSource(sample_ids=df["sample_id"].astype(str).to_numpy(), shape=shape,
                        paths=paths, resize=resize, origin=str(path))
 
 
-def _check_shapes(shapes, names, resize, path) -> tuple[int, int, int]:
-    """The common (C, H, W); with ``resize`` only the channel count must agree."""
-    key = [(s[0],) if resize else s for s in shapes]
+def _check_shapes(shapes, names, resize, path) -> tuple[int, ...]:
+    """The common (C, H, W) or (C, D, H, W); with ``resize`` only the channel count and
+    the number of axes must agree."""
+    key = [(s[0], len(s)) if resize else s for s in shapes]
     values, counts = np.unique(np.array([str(k) for k in key]), return_counts=True)
     common_key = values[np.argmax(counts)]
     odd = [f"{n} {shapes[i]}" for i, n in enumerate(names) if str(key[i]) != common_key]
@@ -178,13 +242,17 @@ def _check_shapes(shapes, names, resize, path) -> tuple[int, int, int]:
         odd = [f"{n} {shapes[i]}" for i, n in enumerate(names)]
     if odd:
         also = " (with --image-size: the same channel count)" if resize else ""
+        if len(common) == 4:
+            raise InputError(f"{path}: expected every volume to have the shape (C, D, H, W) = "
+                             f"{common}{also}; found {len(odd):,} volumes of other shapes, e.g. "
+                             f"{preview(odd, 3)}")
         raise InputError(f"{path}: expected every image to have the shape (C, H, W) = {common} "
                          f"with 1 or 3 channels{also}; found {len(odd):,} odd images, e.g. "
                          f"{preview(odd, 3)}")
     return tuple(int(v) for v in common)
 
 
-def _read_array(path: Path, ids, resize) -> ImageSource:
+def _read_array(path: Path, ids) -> ImageSource:
     if path.suffix.lower() == ".npz":
         with np.load(path, allow_pickle=False) as z:
             if "images" not in z.files or ("sample_id" not in z.files and ids is None):
@@ -200,14 +268,21 @@ def _read_array(path: Path, ids, resize) -> ImageSource:
     if sid is None:
         raise InputError(f"{path}: an .npy image stack needs its sample IDs (--image-ids: one "
                          "IID per line, in the order of the images)")
-    if arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[-1] not in (1, 3)):
+    if arr.ndim not in (3, 4, 5):
         raise InputError(f"{path}: expected images of shape (N, H, W) or (N, H, W, C) with "
-                         f"C = 1 or 3; found {arr.shape}")
+                         f"C = 1 or 3, or volumes (N, D, H, W) or (N, C, D, H, W); found "
+                         f"{arr.shape}")
     if len(sid) != arr.shape[0]:
         raise InputError(f"{path}: {arr.shape[0]:,} images but {len(sid):,} sample IDs")
+    if arr.ndim == 5:  # (N, C, D, H, W) volumes
+        return ImageSource(sample_ids=np.asarray(sid), shape=tuple(arr.shape[1:]), array=arr,
+                           origin=str(path))
+    if arr.ndim == 4 and arr.shape[-1] not in (1, 3):  # (N, D, H, W) volumes
+        return ImageSource(sample_ids=np.asarray(sid), shape=(1, *arr.shape[1:]), array=arr,
+                           volume_stack=True, origin=str(path))
     c = 1 if arr.ndim == 3 else arr.shape[-1]
     return ImageSource(sample_ids=np.asarray(sid), shape=(c, arr.shape[1], arr.shape[2]),
-                       array=arr, channels_last=True, resize=resize, origin=str(path))
+                       array=arr, channels_last=True, origin=str(path))
 
 
 def read_panel_genotypes(bed, panel, fam_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray,
@@ -228,38 +303,30 @@ def read_panel_genotypes(bed, panel, fam_idx: np.ndarray) -> tuple[np.ndarray, n
     if need:
         raise InputError(f"{panel}: a panel needs columns ID, A1 and BETA; missing "
                          f"{', '.join(need)}")
-    bim = fs.bim.set_index("ID")
-    bim = bim[~bim.index.duplicated(keep=False)]
     ids = tab["ID"].astype(str)
-    present = ids.isin(bim.index).to_numpy()
+    m = match_to_bim(fs, ids, tab["A1"])
     notes = []
-    a1 = tab["A1"].astype(str).str.upper().to_numpy()
-    bim_a1 = np.where(present, bim["A1"].reindex(ids).fillna("").str.upper().to_numpy(), "")
-    bim_a2 = np.where(present, bim["A2"].reindex(ids).fillna("").str.upper().to_numpy(), "")
-    status, _ = align_alleles(a1, None, bim_a1, bim_a2)
-    flip = present & (status == "swap")
-    match = present & (status != "mismatch")
-    n_absent, n_allele = int((~present).sum()), int((present & ~match).sum())
+    n_absent, n_allele = m.n_absent, m.n_mismatch
     if n_absent:
         notes.append(f"{n_absent:,} of {len(tab):,} panel variants are not in the .bim (or "
-                     f"have repeated IDs there) and are dropped, e.g. {preview(ids[~present], 3)}")
+                     f"have repeated IDs there) and are dropped, e.g. "
+                     f"{preview(m.absent_examples, 3)}")
     if n_allele:
         notes.append(f"{n_allele:,} panel variants have an A1 that is neither .bim allele and "
                      "are dropped")
-    if not match.any():
+    if len(m.rows) == 0:
         raise InputError(f"{panel}: none of its {len(tab):,} variants is usable in {fs.bed_path} "
                          f"({n_absent:,} not in the .bim, {n_allele:,} with other alleles); e.g. "
                          f"panel {preview(ids, 3)} vs .bim {preview(fs.bim['ID'], 3)}")
-    pos = pd.Series(np.arange(len(fs.bim)), index=fs.bim["ID"].astype(str).to_numpy())
-    vidx = pos[~pos.index.duplicated(keep=False)].loc[ids[match]].to_numpy()
+    vidx = m.bim_idx
     X = read_dosages(fs, vidx, fam_idx, dtype=np.float32)
-    X[:, flip[match]] = 2.0 - X[:, flip[match]]
+    X[:, m.flip] = 2.0 - X[:, m.flip]
     X = center_dosages(X, len(fam_idx), dtype=np.float32).Gc
-    beta = tab["BETA"].to_numpy(dtype=np.float32)[match]
+    beta = tab["BETA"].to_numpy(dtype=np.float32)[m.rows]
     if not np.isfinite(beta).all():
         raise InputError(f"{panel}: BETA has {int((~np.isfinite(beta)).sum())} missing or "
                          "infinite values")
-    return X.astype(np.float32), beta, list(ids[match]), notes
+    return X.astype(np.float32), beta, list(ids.iloc[m.rows]), notes
 
 
 def random_split(ids: np.ndarray, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
@@ -298,9 +365,14 @@ class TrainData:
     variant_ids: list[str] = field(default_factory=list)
     target: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    #: Named genetic inputs (ContIG's modalities, GIM/MRM's SNP sequence), built by
+    #: :mod:`gwasrep.models.genetics`; row i is sample i.
+    genetics: object | None = None
 
     @property
     def n_variants(self) -> int:
+        if self.genotypes is None and self.genetics is not None:
+            return self.genetics.n_variants
         return 0 if self.genotypes is None else self.genotypes.shape[1]
 
 
@@ -317,12 +389,17 @@ def image_rows_by_sample(images: ImageSource, sample_ids: np.ndarray) -> list[np
 
 def prepare_data(images: ImageSource, *, bed=None, panel=None, split=None, val=None,
                  val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0,
-                 target=None, target_col: str | None = None) -> TrainData:
+                 target=None, target_col: str | None = None, genetics=None) -> TrainData:
     """Match samples across the images, the .bed and a target table, and split them.
 
     ``split`` (an ID file) lists the training samples; the validation samples come from
     ``val`` or are a seeded ``val_fraction`` of them. Without ``split`` the shared
     samples are split at random into train / ``val_fraction`` / ``test_fraction``.
+
+    ``genetics(fileset, fam_idx) -> GeneticInputs`` builds named genetic inputs
+    (:mod:`gwasrep.models.genetics`) for the samples with images and genotypes instead of
+    the panel's dosages; samples it drops (``keep``, ContIG's inner mode) are dropped
+    before the split.
     """
     notes: list[str] = []
     img_ids = pd.unique(images.sample_ids)
@@ -336,10 +413,18 @@ def prepare_data(images: ImageSource, *, bed=None, panel=None, split=None, val=N
         if len(ids) < len(img_ids):
             notes.append(f"{len(ids):,} of the {len(img_ids):,} samples with images have "
                          f"genotypes ({len(fs.fam):,} in the .fam)")
-        if panel is None:
+        if genetics is not None:
+            built = genetics(fs, al.fam_idx)
+            notes += built.notes
+            if built.keep is not None:
+                ids = ids[built.keep]
+                built = built.subset(built.keep)
+            genetics = built
+        elif panel is None:
             raise InputError("--bed needs --panel: the genotype input is the panel's variants")
-        genotypes, beta, variant_ids, gnotes = read_panel_genotypes(fs, panel, al.fam_idx)
-        notes += gnotes
+        else:
+            genotypes, beta, variant_ids, gnotes = read_panel_genotypes(fs, panel, al.fam_idx)
+            notes += gnotes
     tgt = None
     if target is not None:
         df = read_table(target)
@@ -358,6 +443,7 @@ def prepare_data(images: ImageSource, *, bed=None, panel=None, split=None, val=N
             notes.append(f"{int((~keep).sum()):,} samples have no {target_col!r} and are dropped")
         ids = ids[keep]
         genotypes = genotypes[keep] if genotypes is not None else None
+        genetics = genetics.subset(keep) if genetics is not None else None
         tgt = t.loc[ids, target_col].to_numpy()
     pos = pd.Index(ids)
     if split is not None:
@@ -384,13 +470,15 @@ def prepare_data(images: ImageSource, *, bed=None, panel=None, split=None, val=N
                                 f"; {name} fraction of them rounds to 0"))
     splits = {k: np.sort(pos.get_indexer(v)) for k, v in parts.items()}
     return TrainData(images=images, sample_ids=ids, image_rows=image_rows_by_sample(images, ids),
-                     splits=splits, genotypes=genotypes, beta=beta, variant_ids=variant_ids,
-                     target=tgt, notes=notes)
+                     splits=splits, genotypes=genotypes, beta=beta,
+                     variant_ids=variant_ids or ([] if genetics is None else genetics.ids),
+                     target=tgt, notes=notes, genetics=genetics)
 
 
 def channel_stats(data: TrainData, limit: int = 2048) -> tuple[list[float], list[float]]:
     """Per-channel mean and sd of the first image of up to ``limit`` training samples."""
     pos = data.splits["train"][:limit]
     x = data.images.load(np.array([data.image_rows[p][0] for p in pos])).to(torch.float64)
-    sd = x.std(dim=(0, 2, 3))
-    return x.mean(dim=(0, 2, 3)).tolist(), torch.where(sd > 0, sd, torch.ones_like(sd)).tolist()
+    dims = (0, *range(2, x.dim()))  # every axis but the channel's
+    sd = x.std(dim=dims)
+    return x.mean(dim=dims).tolist(), torch.where(sd > 0, sd, torch.ones_like(sd)).tolist()

@@ -6,6 +6,8 @@ Image side: a *backbone* maps ``(B, C, H, W)`` to features ``(B, F)``; a *projec
 - :class:`SmallCNN`: five 3x3 conv layers for 28x28 inputs (EMNIST); F = 128.
 - :class:`ResNet`: ResNet-18 (basic blocks, F = 512) and ResNet-50 (bottlenecks,
   F = 2048), He et al. 2016 layouts, any channel count.
+- :class:`ResNet3D`: GIM's 3D residual MRI encoder (32/64/128 channels, two strided
+  downsamplings); F = 128.
 - :class:`FrozenBackbone`: a user's saved model (``torch.export`` ``.pt2`` or TorchScript),
   frozen, followed by attention pooling over its tokens (Ilse et al. 2018), as in
   GEMCONT's fundus configuration.
@@ -33,8 +35,9 @@ from torch.nn import functional
 
 from gwasrep.errors import InputError
 
-__all__ = ["AttentionPool", "Decoder", "FrozenBackbone", "LinearGenotype", "MLPGenotype",
-           "ResNet", "SmallCNN", "build_backbone", "load_backbone", "projector"]
+__all__ = ["VOLUME_ENCODERS", "AttentionPool", "Decoder", "FrozenBackbone", "LinearGenotype",
+           "MLPGenotype", "ResNet", "ResNet3D", "SmallCNN", "build_backbone", "load_backbone",
+           "projector"]
 
 
 def projector(n_in: int, n_out: int, hidden: int | None = None) -> nn.Sequential:
@@ -187,16 +190,69 @@ class FrozenBackbone(nn.Module):
         return self.pool(h) if self.pool is not None else h
 
 
-def build_backbone(name: str, in_channels: int, image_size: tuple[int, int]) -> nn.Module:
-    """``cnn`` (SmallCNN), ``resnet18``, ``resnet50`` or ``backbone:PATH`` (frozen)."""
+class _Residual3d(nn.Module):
+    """``conv3-BN-ReLU-conv3-BN`` plus the (projected) input, then ReLU."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv3d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm3d(c_out), nn.ReLU(inplace=True),
+            nn.Conv3d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm3d(c_out))
+        self.skip = nn.Identity() if stride == 1 and c_in == c_out else nn.Sequential(
+            nn.Conv3d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm3d(c_out))
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+class ResNet3D(nn.Module):
+    """GIM's MRI encoder (Xie et al., App. B): residual blocks of 32, 64 and 128 channels
+    with two strided (2x) downsamplings, global average pooling: F = 128.
+
+    ``conv3(C -> 32)-BN-ReLU``, a 32-channel block, a 64-channel block with stride 2, a
+    128-channel block with stride 2, then the mean over the volume.
+    """
+
+    def __init__(self, in_channels: int = 1):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv3d(in_channels, 32, 3, padding=1, bias=False), nn.BatchNorm3d(32),
+            nn.ReLU(inplace=True), _Residual3d(32, 32), _Residual3d(32, 64, stride=2),
+            _Residual3d(64, 128, stride=2), nn.AdaptiveAvgPool3d(1), nn.Flatten())
+        self.out_features = 128
+        for m in self.modules():
+            if isinstance(m, nn.Conv3d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x):
+        return self.features(x)
+
+
+#: Image encoders that take volumes (B, C, D, H, W).
+VOLUME_ENCODERS = ("resnet3d",)
+
+
+def build_backbone(name: str, in_channels: int, image_size: tuple[int, ...]) -> nn.Module:
+    """``cnn`` (SmallCNN), ``resnet18``, ``resnet50``, ``resnet3d`` (volumes) or
+    ``backbone:PATH`` (frozen)."""
+    volume = len(image_size) == 3
+    if volume and name not in VOLUME_ENCODERS:
+        raise InputError(f"--encoder {name}: the images are 3D volumes {tuple(image_size)}; "
+                         f"expected {' or '.join(VOLUME_ENCODERS)}")
+    if name == "resnet3d":
+        if not volume:
+            raise InputError(f"--encoder resnet3d takes 3D volumes; the images are 2D "
+                             f"{tuple(image_size)}")
+        return ResNet3D(in_channels)
     if name == "cnn":
         return SmallCNN(in_channels)
     if name in ("resnet18", "resnet50"):
         return ResNet(int(name[6:]), in_channels)
     if name.startswith(("backbone:", "torchscript:")):
         return FrozenBackbone(name.split(":", 1)[1], in_channels, image_size)
-    raise InputError(f"image encoder: expected cnn, resnet18, resnet50 or backbone:PATH; "
-                     f"found {name!r}")
+    raise InputError(f"image encoder: expected cnn, resnet18, resnet50, resnet3d or "
+                     f"backbone:PATH; found {name!r}")
 
 
 class LinearGenotype(nn.Module):
@@ -247,24 +303,29 @@ class MLPGenotype(nn.Module):
 
 
 class Decoder(nn.Module):
-    """``Linear -> (64, h0, w0)`` then stride-2 transposed convolutions up to (C, H, W)."""
+    """``Linear -> (64, h0, w0)`` then stride-2 transposed convolutions up to (C, H, W);
+    for volumes (C, D, H, W) the same in 3D (32 channels, at most 4 upsamplings)."""
 
-    def __init__(self, dim: int, shape: tuple[int, int, int]):
+    def __init__(self, dim: int, shape: tuple[int, ...]):
         super().__init__()
-        c, h, w = shape
-        self.n_up = max(1, min(5, int(math.log2(max(min(h, w), 8) / 4))))
-        self.h0, self.w0 = math.ceil(h / 2 ** self.n_up), math.ceil(w / 2 ** self.n_up)
-        self.shape = shape
-        self.fc = nn.Linear(dim, 64 * self.h0 * self.w0)
-        layers, ch = [], 64
+        c, *spatial = shape
+        volume = len(spatial) == 3
+        conv_t, bn, conv = ((nn.ConvTranspose3d, nn.BatchNorm3d, nn.Conv3d) if volume else
+                            (nn.ConvTranspose2d, nn.BatchNorm2d, nn.Conv2d))
+        self.width = 32 if volume else 64
+        self.n_up = max(1, min(4 if volume else 5, int(math.log2(max(min(spatial), 8) / 4))))
+        self.start = tuple(math.ceil(n / 2 ** self.n_up) for n in spatial)
+        self.h0, self.w0 = self.start[-2], self.start[-1]
+        self.shape = tuple(shape)
+        self.fc = nn.Linear(dim, self.width * math.prod(self.start))
+        layers, ch = [], self.width
         for _ in range(self.n_up):
-            nxt = max(16, ch // 2)
-            layers += [nn.ConvTranspose2d(ch, nxt, 4, stride=2, padding=1), nn.BatchNorm2d(nxt),
-                       nn.ReLU(inplace=True)]
+            nxt = max(16 if not volume else 8, ch // 2)
+            layers += [conv_t(ch, nxt, 4, stride=2, padding=1), bn(nxt), nn.ReLU(inplace=True)]
             ch = nxt
-        layers.append(nn.Conv2d(ch, c, 3, padding=1))
+        layers.append(conv(ch, c, 3, padding=1))
         self.net = nn.Sequential(*layers)
 
     def forward(self, z):
-        x = self.net(functional.relu(self.fc(z)).reshape(-1, 64, self.h0, self.w0))
-        return x[:, :, :self.shape[1], :self.shape[2]]
+        x = self.net(functional.relu(self.fc(z)).reshape(-1, self.width, *self.start))
+        return x[(slice(None), slice(None), *(slice(0, n) for n in self.shape[1:]))]

@@ -30,8 +30,9 @@ from torch.nn import functional
 
 from gwasrep.errors import InputError
 
-__all__ = ["AUGMENTATIONS", "ChannelNorm", "build_augment", "color_jitter", "gaussian_blur",
-           "hflip", "random_erasing", "random_resized_crop", "resized_crop", "rotate"]
+__all__ = ["AUGMENTATIONS", "VOLUME_AUGMENTATIONS", "ChannelNorm", "build_augment",
+           "check_augment_for", "color_jitter", "gaussian_blur", "hflip", "random_erasing",
+           "random_erasing_3d", "random_resized_crop", "resized_crop", "rotate"]
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -158,7 +159,10 @@ def random_jitter(x, g, p: float = 0.8, strength: float = 0.4):
 
 
 def random_erasing(x, g, p: float = 0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0.0):
-    """Erase one rectangle per selected image (torchvision's RandomErasing, fixed value)."""
+    """Erase one rectangle per selected image (torchvision's RandomErasing, fixed value);
+    for volumes (B, C, D, H, W) one box (:func:`random_erasing_3d`)."""
+    if x.dim() == 5:
+        return random_erasing_3d(x, g, p=p, scale=scale, value=value)
     b, _, h, w = x.shape
     apply = torch.rand(b, generator=g) < p
     area = _uniform(b, *scale, g) * h * w
@@ -175,9 +179,32 @@ def random_erasing(x, g, p: float = 0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), v
     return x.masked_fill(mask[:, None].to(x.device), value)
 
 
+def random_erasing_3d(x, g, p: float = 0.5, scale=(0.02, 0.33), value=0.0):
+    """Erase one box per selected volume: a volume fraction uniform in ``scale``, the side
+    ratios log-uniform within a factor of 2 of a cube, at a uniform position."""
+    b, _, *dims = x.shape
+    apply = torch.rand(b, generator=g) < p
+    frac = _uniform(b, *scale, g)
+    logr = _uniform(3 * b, -math.log(2), math.log(2), g).reshape(b, 3)
+    logr = logr - logr.mean(dim=1, keepdim=True)  # product of the ratios is 1
+    sizes = torch.tensor(dims, dtype=torch.float64)
+    side = (frac[:, None] ** (1 / 3) * torch.exp(logr) * sizes).round()
+    side = torch.minimum(side.clamp(min=1), sizes).long()
+    start = (torch.rand(b, 3, generator=g) * (sizes - side + 1)).long()
+    mask = apply[:, None, None, None].clone()
+    for axis, n in enumerate(dims):
+        r = torch.arange(n)[None, :]
+        inside = (r >= start[:, axis, None]) & (r < (start[:, axis] + side[:, axis])[:, None])
+        shape = [b, 1, 1, 1]
+        shape[axis + 1] = n
+        mask = mask & inside.reshape(shape)
+    return x.masked_fill(mask[:, None].to(x.device), value)
+
+
 def hflip(x, g, p: float = 0.5):
+    """Flip the last axis (left-right) of each selected image or volume."""
     apply = (torch.rand(x.shape[0], generator=g) < p).to(x.device)
-    return torch.where(apply[:, None, None, None], x.flip(-1), x)
+    return torch.where(apply.reshape(-1, *[1] * (x.dim() - 1)), x.flip(-1), x)
 
 
 def random_small_crop(x, g):
@@ -195,6 +222,19 @@ AUGMENTATIONS: dict[str, Augment] = {
     "erasing": random_erasing,
     "flip": hflip,
 }
+
+
+#: The augmentations that also take volumes (B, C, D, H, W).
+VOLUME_AUGMENTATIONS = ("erasing", "flip")
+
+
+def check_augment_for(names: Sequence[str], spatial_dims: int) -> None:
+    """Refuse 2D-only augmentations for volumes (``spatial_dims`` 3)."""
+    if spatial_dims == 3:
+        bad = [n for n in names if n not in VOLUME_AUGMENTATIONS]
+        if bad:
+            raise InputError(f"--augment {','.join(names)}: {', '.join(bad)} take 2D images "
+                             f"only; for 3D volumes use {' or '.join(VOLUME_AUGMENTATIONS)}")
 
 
 def build_augment(names: Sequence[str]) -> Augment:
@@ -218,8 +258,9 @@ class ChannelNorm:
     applies to every image, in training (after augmentation) and at export."""
 
     def __init__(self, mean, sd, device: str | torch.device = "cpu"):
-        self.mean = torch.tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1).to(device)
-        self.sd = torch.tensor(sd, dtype=torch.float32).reshape(1, -1, 1, 1).to(device)
+        self.mean = torch.tensor(mean, dtype=torch.float32).reshape(1, -1).to(device)
+        self.sd = torch.tensor(sd, dtype=torch.float32).reshape(1, -1).to(device)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.sd
+        shape = (1, -1, *[1] * (x.dim() - 2))  # images (B, C, H, W) and volumes
+        return (x - self.mean.reshape(shape)) / self.sd.reshape(shape)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +17,13 @@ from gwasrep.io.lock import output_lock
 from gwasrep.models.config import TrainConfig
 from gwasrep.models.data import image_rows_by_sample, prepare_data, read_iids, read_images
 from gwasrep.models.embed import embed_images
+from gwasrep.models.genetics import build_genetics
 from gwasrep.models.methods import get_method
 from gwasrep.models.train import TrainResult, load_run, resolve_device, train
 from gwasrep.options import check_options, check_suffix
 from gwasrep.runs import Progress, RunResult
 
-__all__ = ["EmbedConfig", "EmbedRun", "run_embed", "run_train"]
+__all__ = ["EmbedConfig", "EmbedRun", "run_data", "run_embed", "run_train"]
 
 
 def run_train(cfg: TrainConfig, *, progress: Progress | None = None) -> TrainResult:
@@ -41,23 +42,71 @@ def run_train(cfg: TrainConfig, *, progress: Progress | None = None) -> TrainRes
             raise InputError(f"--encoder {cfg.encoder}: file not found")
     resolve_device(cfg.device)  # fail before reading anything
     spec = get_method(cfg.method)
-    if spec.needs_genotypes and (cfg.bed is None or cfg.panel is None):
+    uses_panel = spec.genetic in ("dosages", "score")
+    if uses_panel and (cfg.bed is None or cfg.panel is None):
         raise InputError(f"method {cfg.method} needs genotypes: pass --bed and --panel")
+    if spec.needs_genotypes and cfg.bed is None:
+        raise InputError(f"method {cfg.method} needs genotypes: pass --bed")
+    if spec.genetic == "modalities" and cfg.modalities is None:
+        cfg = replace(cfg, modalities=["raw"] + (["pgs"] if cfg.pgs_weights else [])
+                      + (["burden"] if cfg.burden else []))
+    for opt, path in (("--pgs-weights", cfg.pgs_weights), ("--burden", cfg.burden)):
+        if path is not None and spec.genetic == "modalities" and not Path(path).is_file():
+            raise InputError(f"{opt} {path}: file not found")
     if spec.target and (cfg.target is None or cfg.target_col is None):
         raise InputError(f"method {cfg.method} needs --target FILE and --target-col NAME")
     src = read_images(cfg.images, ids=cfg.image_ids, image_size=cfg.image_size)
     data = prepare_data(src, bed=cfg.bed if spec.needs_genotypes else None,
-                        panel=cfg.panel if spec.needs_genotypes else None, split=cfg.split,
+                        panel=cfg.panel if uses_panel else None, split=cfg.split,
+                        genetics=build_genetics(cfg, spec.genetic),
                         val=cfg.val, val_fraction=cfg.val_fraction,
                         test_fraction=cfg.test_fraction, seed=cfg.seed,
                         target=cfg.target if spec.target else None, target_col=cfg.target_col)
-    inputs = {k: None if v is None else str(v) for k, v in
+    inputs = {k: None if v is None else str(Path(v).resolve()) for k, v in
               dict(images=cfg.images, image_ids=cfg.image_ids, bed=cfg.bed, panel=cfg.panel,
-                   split=cfg.split, val=cfg.val, target=cfg.target).items()}
+                   split=cfg.split, val=cfg.val, target=cfg.target,
+                   pgs_weights=cfg.pgs_weights, burden=cfg.burden).items()}
     inputs.update(target_col=cfg.target_col, image_size=cfg.image_size,
-                  val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
+                  val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
+                  pgs_cols=cfg.pgs_cols, min_carriers=cfg.min_carriers, rare_maf=cfg.rare_maf)
     with output_lock(cfg.out):
         return train(data, cfg, cfg.out, resume=cfg.resume, inputs=inputs, progress=progress)
+
+
+def run_data(run_dir, *, images=None, bed=None, device: str = "cpu"):
+    """A trained run and its data again: ``(TrainConfig, data description, model, TrainData)``.
+
+    The inputs recorded in ``config.json`` (absolute paths) are read again, with the run's
+    own splits (``train.txt``, ``val.txt``); ``images`` and ``bed`` replace the recorded
+    paths (data moved). The samples and variants must be those of the training run.
+    """
+    run_dir = Path(run_dir)
+    tcfg, desc, model = load_run(run_dir, device)
+    rec = desc.get("inputs", {})
+    images = images or rec.get("images")
+    bed = bed or rec.get("bed")
+    spec = get_method(tcfg.method)
+    cfg = replace(tcfg, images=images, bed=bed, panel=rec.get("panel"),
+                  pgs_weights=rec.get("pgs_weights"), burden=rec.get("burden"),
+                  pgs_cols=rec.get("pgs_cols"), min_carriers=rec.get("min_carriers", 5),
+                  rare_maf=rec.get("rare_maf", 0.01), target=rec.get("target"),
+                  target_col=rec.get("target_col"))
+    for what, path in (("images", images), ("bed", bed)):
+        if path is None and (what == "images" or spec.needs_genotypes):
+            raise InputError(f"{run_dir}/config.json records no {what} input; pass --{what}")
+    src = read_images(images, ids=rec.get("image_ids"), image_size=rec.get("image_size"))
+    uses_panel = spec.genetic in ("dosages", "score")
+    data = prepare_data(src, bed=bed if spec.needs_genotypes else None,
+                        panel=cfg.panel if uses_panel else None, split=run_dir / "train.txt",
+                        val=run_dir / "val.txt", genetics=build_genetics(cfg, spec.genetic),
+                        target=cfg.target if spec.target else None, target_col=cfg.target_col)
+    if data.n_variants != desc["n_variants"] or (
+            desc.get("modalities") is not None and data.genetics is not None
+            and data.genetics.sizes != desc["modalities"]):
+        raise InputError(f"{run_dir}: the data read again have {data.n_variants:,} genetic "
+                         f"features; the run was trained on {desc['n_variants']:,} (other "
+                         "--bed or weights files?)")
+    return cfg, desc, model, data
 
 
 @dataclass

@@ -37,7 +37,7 @@ from gwasrep.io.atomic import atomic_path, atomic_write_text
 from gwasrep.io.fingerprint import digest
 from gwasrep.models.config import MODEL_FIELDS, RUNTIME_KEYS, TrainConfig
 from gwasrep.models.data import TrainData, channel_stats
-from gwasrep.models.imageops import ChannelNorm, build_augment
+from gwasrep.models.imageops import ChannelNorm, build_augment, check_augment_for
 from gwasrep.models.methods import get_method, model_from_config
 from gwasrep.models.methods.base import Batch, ModelInputs
 from gwasrep.runs import Progress, RunResult
@@ -109,6 +109,13 @@ class _Runner:
         self.genotypes = None if data.genotypes is None or not spec.needs_genotypes else \
             torch.from_numpy(spec.genetic_input(data.genotypes, data.beta))
         self.target = None if target is None else torch.from_numpy(target)
+        gen = data.genetics
+        self.genetics = None if gen is None else {k: torch.from_numpy(v)
+                                                  for k, v in gen.arrays.items()}
+        self.present = None if gen is None else {k: torch.from_numpy(v)
+                                                 for k, v in gen.present.items()}
+        self.snp_mean = None if gen is None or gen.layout is None else \
+            torch.tensor(gen.layout["mean"], dtype=torch.float32)
         base = build_augment(cfg.augment)
         self.augment = lambda x, g: self.normalize(base(x, g))
 
@@ -133,9 +140,19 @@ class _Runner:
 
     def batch(self, pos, images) -> Batch:
         dev = self.device
+        genetics = present = None
+        if self.genetics is not None:
+            genetics = {k: v[pos].to(dev) for k, v in self.genetics.items()}
+            present = {k: v[pos].to(dev) for k, v in self.present.items()}
+            if "snp_codes" in genetics:  # GIM's codes and MRM's centred dosages
+                codes = genetics["snp_codes"].long()
+                genetics["snp_codes"] = codes
+                genetics["snps"] = torch.where(codes == 3, 0.0,
+                                               codes.float() - self.snp_mean.to(dev))
         return Batch(images=images.to(dev, non_blocking=True),
                      genotypes=None if self.genotypes is None else self.genotypes[pos].to(dev),
-                     target=None if self.target is None else self.target[pos].to(dev))
+                     target=None if self.target is None else self.target[pos].to(dev),
+                     genetics=genetics, present=present)
 
 
 def _lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
@@ -174,6 +191,9 @@ def _data_description(data: TrainData, norm, inputs: dict, classes: list[str] | 
         "channel_mean": norm[0], "channel_sd": norm[1],
         "n_samples": {k: int(len(v)) for k, v in data.splits.items()},
         "n_variants": data.n_variants,
+        **({} if data.genetics is None else {"modalities": data.genetics.sizes}),
+        **({} if data.genetics is None or data.genetics.layout is None else
+           {"layout": {k: v for k, v in data.genetics.layout.items() if k != "mean"}}),
         "variant_ids_sha1": digest("\n".join(data.variant_ids), algorithm="sha1"),
         "split_ids_sha1": digest("\n".join(f"{k}:{','.join(data.sample_ids[v])}"
                                            for k, v in sorted(data.splits.items())),
@@ -195,7 +215,8 @@ def _check_resume(run_dir: Path, old: dict, cfg: TrainConfig, desc: dict) -> Non
         raise ResumeError(f"{run_dir}: --resume with different settings: "
                           + ", ".join(f"{k} {old['config'].get(k)!r} -> {getattr(cfg, k)!r}"
                                       for k in diff))
-    for key in ("image_shape", "n_samples", "n_variants", "variant_ids_sha1", "split_ids_sha1"):
+    for key in ("image_shape", "n_samples", "n_variants", "modalities", "variant_ids_sha1",
+                "split_ids_sha1"):
         if old["data"].get(key) != desc.get(key):
             raise ResumeError(f"{run_dir}: --resume with different data ({key}: "
                               f"{old['data'].get(key)} -> {desc.get(key)})")
@@ -212,9 +233,12 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
     run_dir = Path(run_dir)
     cfg.check()
     spec = get_method(cfg.method)
-    if spec.needs_genotypes and data.genotypes is None:
+    if spec.genetic in ("dosages", "score") and data.genotypes is None:
         raise InputError(f"method {cfg.method} needs genotypes (--bed and --panel)")
+    if spec.genetic in ("modalities", "snps") and data.genetics is None:
+        raise InputError(f"method {cfg.method} needs genotypes (--bed)")
     device = resolve_device(cfg.device)
+    check_augment_for(cfg.augment, data.images.spatial_dims)
     if len(data.splits["train"]) < 2:
         raise InputError(f"the train split has {len(data.splits['train'])} sample; contrastive "
                          "and batch-norm models need at least 2")
@@ -223,7 +247,9 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
     model = model_from_config(cfg, ModelInputs(
         image_shape=tuple(data.images.out_shape), n_variants=data.n_variants,
         beta=None if data.beta is None else torch.from_numpy(data.beta),
-        n_classes=len(classes or []))).to(device)
+        n_classes=len(classes or []),
+        modalities=None if data.genetics is None else data.genetics.sizes,
+        layout=None if data.genetics is None else data.genetics.layout)).to(device)
     ckpt_path = run_dir / "checkpoint.pt"
     existing = (run_dir / "config.json").is_file()
     if existing:
@@ -267,6 +293,8 @@ def train(data: TrainData, cfg: TrainConfig, run_dir: str | os.PathLike, *, resu
     for epoch in range(state["epoch"], cfg.epochs):
         if stopped:
             break
+        if hasattr(model, "start_epoch"):  # GIM's stages
+            model.start_epoch(epoch)
         g = _epoch_generator(cfg.seed, epoch)
         torch.manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=g)))
         plan = runner.plan(train_pos, g, shuffle=True)
@@ -359,7 +387,8 @@ def load_run(run_dir: str | os.PathLike, device: str = "cpu"):
         cfg.check()
         inputs = ModelInputs(image_shape=tuple(desc["image_shape"]),
                              n_variants=desc["n_variants"],
-                             n_classes=len(desc.get("classes", [])))
+                             n_classes=len(desc.get("classes", [])),
+                             modalities=desc.get("modalities"), layout=desc.get("layout"))
         model = model_from_config(cfg, inputs)
     except InputError as exc:
         raise InputError(f"{cfg_path}: not a valid gwasrep run configuration: {exc}") from None

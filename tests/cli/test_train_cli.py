@@ -82,7 +82,7 @@ def test_bad_inputs(toy, tmp_path, monkeypatch):
              sample_id=np.array([f"Q{i}" for i in range(30)]))
     assert_cli_error(_train({**paths, "images": tmp_path / "other.npz"}, out),
                      "images and the .fam share 0 of 30 sample IDs")
-    np.save(tmp_path / "bad.npy", np.zeros((5, 4, 4, 7)))
+    np.save(tmp_path / "bad.npy", np.zeros((5, 4)))
     assert_cli_error(_train({**paths, "images": tmp_path / "bad.npy"}, out, "--image-ids",
                             str(tmp_path / "empty.txt")), r"expected images of shape \(N, H, W\)")
     assert_cli_error(_train(paths, out, "--augment", "warp"), "unknown augmentation warp")
@@ -193,4 +193,71 @@ def test_embed_bad_inputs(toy, trained, tmp_path, name, extra, message):
     res = runner.invoke(app, ["embed", "--run", str(run), "--images", str(images), "--out",
                               str(out), "--quiet", *extra])
     assert_cli_error(res, message)
+    assert not out.exists()
+
+
+def _train_method(method, paths, out, *extra):
+    return runner.invoke(app, ["train", "--method", method, "--images", str(paths["images"]),
+                               "--bed", str(paths["bed"]), "--out", str(out), "--profile",
+                               "quick", "--epochs", "2", "--batch-size", "64", "--dim", "8",
+                               "--quiet", *extra])
+
+
+@pytest.mark.parametrize(("method", "extra"), [
+    ("contig", ["--snp-every", "1", "--modalities", "pgs,raw", "--missing", "outer"]),
+    ("gim", ["--window", "5", "--stages", "1,0,1"]),
+    ("mrm", ["--snp-token", "4"]),
+])
+def test_new_methods_train_and_embed_through_the_cli(toy, tmp_path, method, extra):
+    _, paths = toy
+    if method == "contig":
+        extra = [*extra, "--pgs-weights", str(paths["panel"])]
+    res = _train_method(method, paths, tmp_path / "run", *extra)
+    assert res.exit_code == 0, res.stderr
+    cfg = __import__("json").loads((tmp_path / "run" / "config.json").read_text())
+    if method == "contig":
+        assert cfg["config"]["modalities"] == ["pgs", "raw"]
+        assert cfg["data"]["modalities"] == {"pgs": 1, "raw": 20}
+    res = runner.invoke(app, ["embed", "--run", str(tmp_path / "run"), "--images",
+                              str(paths["images"]), "--out", str(tmp_path / "e.parquet"),
+                              "--quiet"])
+    assert res.exit_code == 0, res.stderr
+    assert pd.read_parquet(tmp_path / "e.parquet").filter(like="emb_").shape == (400, 8)
+
+
+def test_new_methods_bad_inputs(toy, tmp_path):
+    _, paths = toy
+    out = tmp_path / "run"
+    w = tmp_path / "w.tsv"
+    pd.DataFrame({"ID": ["x1", "x2"], "A1": ["A", "A"], "BETA": [1.0, 2.0]}).to_csv(
+        w, sep="\t", index=False)
+    assert_cli_error(_train_method("contig", paths, out, "--pgs-weights", str(w)),
+                     r"none of its 2 weight variants is in .*\(2 not in the .bim")
+    pd.DataFrame({"ID": ["v1", "v2"], "A1": ["C", "A"], "BETA": [1.0, 2.0]}).to_csv(
+        w, sep="\t", index=False)
+    assert_cli_error(_train_method("contig", paths, out, "--pgs-weights", str(w)),
+                     "1 of 2 weight variants have alleles that match neither .bim allele")
+    genes = tmp_path / "genes.tsv"
+    pd.DataFrame({"ID": ["v1", "nope"], "GENE": ["G1", "G1"]}).to_csv(genes, sep="\t",
+                                                                      index=False)
+    assert_cli_error(_train_method("contig", paths, out, "--burden", str(genes)),
+                     "1 of 2 rows name variants that are not in")
+    assert_cli_error(_train_method("contig", paths, out, "--modalities", "raw,exome"),
+                     "--modalities raw,exome: expected distinct names among raw, pgs, burden")
+    assert_cli_error(_train_method("contig", paths, out, "--modalities", "pgs"),
+                     "--modalities pgs needs --pgs-weights FILE")
+    assert_cli_error(_train_method("contig", paths, out, "--geno-encoder", "transformer"),
+                     "--geno-encoder transformer: method contig takes h1, h12, none")
+    assert_cli_error(_train_method("contig", paths, out, "--missing", "sideways"),
+                     "--missing: expected inner or outer")
+    assert_cli_error(_train_method("gim", paths, out, "--window", "30"),
+                     "--window 30: chromosome 1 has only 20 SNPs")
+    assert_cli_error(_train_method("gim", paths, out, "--stages", "1,1"),
+                     "--stages 1,1: expected three epoch counts")
+    assert_cli_error(_train_method("gim", paths, out, "--stages", "a,b,c"),
+                     "--stages a,b,c: expected comma-separated integers")
+    assert_cli_error(_train_method("mrm", paths, out, "--tau-image", "1"),
+                     r"--tau-image 1: expected a number in \[0, 1\)")
+    assert_cli_error(_train_method("gim", paths, out, "--encoder", "resnet3d"),
+                     "--encoder resnet3d takes 3D volumes")
     assert not out.exists()

@@ -46,7 +46,7 @@ def test_smoke_profile_writes_every_output(smoke):
     table = pd.read_parquet(out / "results.parquet")
     assert table["method"].tolist() == ["gemcont", "simclr", "supervised"]
     assert (table["n_causal_tested"] == 5).all()
-    assert (table["n_null_tested"] == 100).all()
+    assert (table["n_null_tested"] == 300).all()
     assert (table["null_hits_P"] <= 2).all()
     doc = json.loads((out / "simulation.json").read_text())
     assert doc["standin"] is True

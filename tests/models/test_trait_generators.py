@@ -5,6 +5,7 @@ documented, and embeddings average over a sample's images."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,8 @@ from gwasrep.models.encoders import (  # noqa: E402
     ResNet,
     SmallCNN,
 )
-from gwasrep.models.methods import model_from_config  # noqa: E402
+from gwasrep.models.genetics import build_genetics  # noqa: E402
+from gwasrep.models.methods import get_method, model_from_config  # noqa: E402
 from gwasrep.models.methods.base import ModelInputs  # noqa: E402
 from gwasrep.models.run import EmbedConfig, run_embed  # noqa: E402
 from gwasrep.models.train import load_run, resolve_device, train  # noqa: E402
@@ -51,9 +53,15 @@ def _quick(method, **kw):
     return TrainConfig.from_profile(method, "quick", **base)
 
 
-def _toy_data(toy, method, **kw):
+def _toy_data(toy, method, cfg=None, **kw):
     task, paths = toy
     imgs = read_images(paths["images"])
+    if method in ("contig", "gim", "mrm"):
+        cfg = cfg if cfg is not None else _quick(method)
+        if method == "contig":
+            cfg = replace(cfg, pgs_weights=paths["panel"], modalities=["raw", "pgs"])
+        return prepare_data(imgs, bed=paths["bed"],
+                            genetics=build_genetics(cfg, get_method(method).genetic), **kw)
     if method == "supervised":
         tgt = paths["images"].parent / "latent.tsv"
         return prepare_data(imgs, target=tgt, target_col=kw.pop("target_col", "z"), **kw)
@@ -68,11 +76,14 @@ def _toy_data(toy, method, **kw):
 @pytest.mark.parametrize(("method", "extra"), [
     ("gemcont", {}), ("prs", {}), ("simclr", {"augment": ["crop", "erasing"]}), ("vae", {}),
     ("autoencoder", {}), ("supervised", {}), ("supervised", {"task": "classify"}),
+    ("contig", {"snp_every": 1}), ("contig", {"snp_every": 1, "geno_encoder": "h12"}),
+    ("contig", {"snp_every": 1, "geno_encoder": "none"}), ("gim", {"window": 5}),
+    ("gim", {"window": 5, "geno_encoder": "mlp"}), ("mrm", {"snp_token": 4}),
 ])
 def test_method_trains_and_embeds(toy, tmp_path, method, extra):
     kw = {"target_col": "glyph"} if extra.get("task") == "classify" else {}
-    data = _toy_data(toy, method, **kw)
     cfg = _quick(method, **extra)
+    data = _toy_data(toy, method, cfg, **kw)
     res = train(data, cfg, tmp_path / "run")
     losses = [r["train_loss"] for r in res.metrics]
     assert len(losses) == 4
@@ -87,7 +98,7 @@ def test_method_trains_and_embeds(toy, tmp_path, method, extra):
     proj = embed_images(model, data.images, rows, norm)
     back = embed_images(model, data.images, rows, norm, representation="backbone")
     assert proj.shape == (len(rows), 16)  # the documented D, for the VAE the posterior mean
-    assert back.shape == (len(rows), 128)  # SmallCNN features
+    assert back.shape == (len(rows), 64 if method == "mrm" else 128)  # ViT / SmallCNN
     assert np.isfinite(proj).all()
     assert proj.std(axis=0).min() > 0
 

@@ -15,7 +15,7 @@ from importlib import import_module
 
 from gwasrep.errors import InputError
 
-__all__ = ["REGISTRY", "get_method", "model_from_config"]
+__all__ = ["GENO_ENCODERS", "REGISTRY", "get_method", "model_from_config"]
 
 #: Method name -> its module in this package (help order).
 REGISTRY = {
@@ -25,6 +25,19 @@ REGISTRY = {
     "vae": "gwasrep.models.methods.vae",
     "autoencoder": "gwasrep.models.methods.autoencoder",
     "supervised": "gwasrep.models.methods.supervised",
+    "contig": "gwasrep.models.methods.contig",
+    "gim": "gwasrep.models.methods.gim",
+    "mrm": "gwasrep.models.methods.mrm",
+}
+
+#: ``--geno-encoder`` values each method with a genetic encoder accepts; the first is its
+#: default. The other methods ignore the option.
+GENO_ENCODERS = {
+    "gemcont": ("linear", "mlp"),
+    "prs": ("linear",),
+    "contig": ("h1", "h12", "none"),
+    "gim": ("transformer", "mlp"),
+    "mrm": ("snn",),
 }
 
 

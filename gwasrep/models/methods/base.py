@@ -27,16 +27,32 @@ __all__ = ["GENETIC_INPUTS", "REPRESENTATIONS", "Batch", "ImageModel", "MethodSp
            "ModelInputs"]
 
 REPRESENTATIONS = ("projection", "backbone")
-#: What a method takes from the genotypes: nothing, the panel's centred dosages, or the
-#: z-scored panel-weighted score (one column).
-GENETIC_INPUTS = ("none", "dosages", "score")
+#: What a method takes from the genotypes:
+#:
+#: - ``none``; ``dosages``: the panel's centred dosages; ``score``: the z-scored
+#:   panel-weighted score (one column) (GEMCONT, PRS);
+#: - ``modalities``: ContIG's named modalities (``raw``, ``pgs``, ``burden``), each with
+#:   the rows that have it (:mod:`gwasrep.models.genetics`);
+#: - ``snps``: every k-th variant of the .bed sorted by chromosome and position (GIM, MRM),
+#:   as centred dosages (``snps``) and genotype codes (``snp_codes``).
+GENETIC_INPUTS = ("none", "dosages", "score", "modalities", "snps")
 
 
 @dataclass
 class Batch:
-    images: torch.Tensor  # (B, C, H, W), normalized
+    images: torch.Tensor  # (B, C, H, W) (or (B, C, D, H, W) volumes), normalized
     genotypes: torch.Tensor | None = None  # (B, M) centred dosages, or (B, 1) PRS
     target: torch.Tensor | None = None  # (B,) float (regression) or long (classes)
+    #: Named genetic inputs (``modalities`` and ``snps`` methods):
+    #:
+    #: - ContIG: ``raw`` (B, p) mode-imputed dosages, ``pgs`` (B, S) z-scored scores,
+    #:   ``burden`` (B, G) 0/1; a row of a modality the sample lacks is 0 and must not be
+    #:   used (see ``present``);
+    #: - GIM, MRM: ``snps`` (B, M) float32 centred dosages (missing calls 0, the mean) and
+    #:   ``snp_codes`` (B, M) int64: 0, 1, 2 copies of A1, 3 a missing call.
+    genetics: dict[str, torch.Tensor] | None = None
+    #: Per modality, (B,) bool: the rows that have it (ContIG's outer mode).
+    present: dict[str, torch.Tensor] | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,13 @@ class ModelInputs:
     beta: torch.Tensor | None = None
     #: Classes of a classification target.
     n_classes: int = 0
+    #: Features of each named genetic input (``modalities``/``snps`` methods), e.g.
+    #: ``{"raw": 7854, "pgs": 3}`` or ``{"snps": 10000}``.
+    modalities: dict[str, int] | None = None
+    #: The SNP sequence's layout (``snps`` methods): ``chrom`` (M,) int codes in order,
+    #: ``bp`` (M,) positions, ``cm`` (M,) genetic positions (cM; 1 cM/Mb when the .bim
+    #: has 0). Lists, as stored in config.json.
+    layout: dict | None = None
 
 
 @dataclass(frozen=True)
