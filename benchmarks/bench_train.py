@@ -1,6 +1,12 @@
-"""Training throughput of the trait generators on this machine's CPU (issue 6).
+"""Training throughput of the trait generators on this machine's CPU (issues 6 and 15).
 
     python benchmarks/bench_train.py [--n-small 4000] [--n-large 512] [--threads 2]
+    python benchmarks/bench_train.py --methods [--n-small 4000] [--threads 2]
+
+``--methods``: GEMCONT, ContIG, GIM and MRM side by side on the simulate-emnist data
+(the stand-in pool, 28x28, 1,020 variants on 22 chromosomes: ContIG's raw SNPs + PGS,
+GIM's and MRM's SNP sequence), each with the harness's genetic inputs and the quick
+profile's batch 256; writes benchmarks/runs/train_methods.json.
 
 Two configurations, each trained by ``gwasrep.models.train.train`` (the full data path:
 image loading, augmentation, normalization, genotype batches, SCARF) and, side by
@@ -56,19 +62,26 @@ def _pipeline(data, cfg, run_dir) -> float:
 def _model_alone(data, cfg, steps: int) -> float:
     """Samples/s of the same model, loss and AdamW on in-memory batches, no augmentation."""
     from gwasrep.models.methods import model_from_config
-    from gwasrep.models.methods.base import Batch, ModelInputs
+    from gwasrep.models.methods.base import ModelInputs
+    from gwasrep.models.train import _Runner
 
     shape = tuple(data.images.out_shape)
+    gen = data.genetics
     model = model_from_config(replace(cfg, seed=0), ModelInputs(
-        image_shape=shape, n_variants=data.n_variants, beta=torch.from_numpy(data.beta)))
+        image_shape=shape, n_variants=data.n_variants,
+        beta=None if data.beta is None else torch.from_numpy(data.beta),
+        modalities=None if gen is None else gen.sizes,
+        layout=None if gen is None else gen.layout))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     g = torch.Generator().manual_seed(0)
-    x = torch.rand(cfg.batch_size, *shape)
-    gen = torch.from_numpy(data.genotypes[:cfg.batch_size])
+    runner = _Runner(data, cfg, torch.device("cpu"), ([0.0] * shape[0], [1.0] * shape[0]))
+    batch = runner.batch(np.arange(cfg.batch_size), torch.rand(cfg.batch_size, *shape))
+    if hasattr(model, "start_epoch"):  # GIM: the co-training stage, the costliest
+        model.start_epoch(cfg.epochs - 1)
     model.train()
 
     def step():
-        loss = model.loss(Batch(images=x, genotypes=gen), lambda v, _g: v, g)
+        loss = model.loss(batch, lambda v, _g: v, g)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -110,13 +123,64 @@ def _case(name, data, cfg, d, steps):
     return row
 
 
+def methods(args) -> None:
+    """GEMCONT, ContIG, GIM and MRM on the simulate-emnist data (the ``--methods`` table)."""
+    from gwasrep.harness.simulation import METHOD_AUGMENT, METHOD_INPUTS, ensure_data
+    from gwasrep.models.config import TrainConfig
+    from gwasrep.models.data import prepare_data, read_images
+    from gwasrep.models.genetics import build_genetics
+    from gwasrep.models.methods import get_method
+    from gwasrep.simulate.emnist import SimulationSetting
+    from gwasrep.simulate.pools import standin_pool, standin_source
+
+    setting = SimulationSetting(n_train=args.n_small, n_test=500)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        n_pool = 20_000
+        data_dir = ensure_data(lambda: standin_pool(n_pool), setting, data_seed=0, seed=0,
+                               root=d, source=standin_source(0, n_pool))
+        for method in ("gemcont", "contig", "gim", "mrm"):
+            extra = {k: (data_dir / v if k == "pgs_weights" else v)
+                     for k, v in METHOD_INPUTS.get(method, {}).items()}
+            cfg = TrainConfig.from_profile(method, "quick", epochs=2, warmup_epochs=1,
+                                           batch_size=256, dim=32,
+                                           augment=METHOD_AUGMENT[method], **extra)
+            spec = get_method(method)
+            data = prepare_data(read_images(data_dir / "images.npz"), bed=data_dir / "cohort",
+                                panel=data_dir / "panel.parquet"
+                                if spec.genetic in ("dosages", "score") else None,
+                                genetics=build_genetics(cfg, spec.genetic),
+                                split=data_dir / "train.txt", val_fraction=0.05)
+            rows.append(_case(method, data, cfg, d, steps=6))
+    info = {"machine": f"{platform.processor() or platform.machine()}, "
+                       f"{torch.get_num_threads()} torch threads",
+            "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
+            "n_train": args.n_small, "rows": rows}
+    out = Path(__file__).parent / "runs" / "train_methods.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(info, indent=2) + "\n")
+    print("\n| method | batch | pipeline samples/s | model alone samples/s | ratio | "
+          "step ms | vs GEMCONT (pipeline) |\n|---|---|---|---|---|---|---|")
+    base = rows[0]["pipeline_samples_per_s"]
+    for r in rows:
+        print(f"| {r['case']} | {r['batch']} | {r['pipeline_samples_per_s']:,.0f} | "
+              f"{r['model_alone_samples_per_s']:,.0f} | {r['ratio']:.2f} | "
+              f"{r['step_ms']:.0f} | {r['pipeline_samples_per_s'] / base:.2f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n-small", type=int, default=4000)
     ap.add_argument("--n-large", type=int, default=512)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--methods", action="store_true",
+                    help="GEMCONT, ContIG, GIM and MRM on the simulate-emnist data")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.methods:
+        methods(args)
+        return
     from gwasrep.models.config import TrainConfig
     from gwasrep.models.data import prepare_data, read_images
     from gwasrep.simulate.rotation import simulate_rotation, write_rotation_task

@@ -115,7 +115,7 @@ def require_torch() -> None:
 #: What each stage counts, for the rate column.
 _UNITS = {"kinship": "variants", "scanning": "variants", "LD scores": "variants",
           "null model": "fits", "images": "images", "training": "epochs", "epoch": "steps",
-          "epochs": "epochs"}
+          "epochs": "epochs", "queries": "samples"}
 
 
 class _RateColumn(ProgressColumn):

@@ -1,7 +1,7 @@
 """``gwasrep``: the app and its commands, registered here in help order.
 
 Each command lives in the module of its group (``association``, ``loci``, ``heritability``,
-``models``, ``simulation``), checks its options, builds its library config, makes one
+``models``, ``explain``, ``simulation``), checks its options, builds its library config, makes one
 runner call and prints a short summary (shared options and helpers: ``_common``). Errors
 from bad input become one line on stderr and exit status 2.
 """
@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from gwasrep_cli import association, heritability, loci, models, simulation
+from gwasrep_cli import association, explain, heritability, loci, models, simulation
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Genome-wide association studies on learned phenotypes.")
@@ -21,7 +21,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 for command in (association.assoc, association.grm,
                 loci.clump, loci.loci, loci.panel, loci.meta,
                 heritability.ldscore, heritability.h2, heritability.mi,
-                models.train, models.embed,
+                models.train, models.embed, explain.explain,
                 simulation.demo, simulation.simulate_emnist, simulation.evaluate):
     app.command()(command)
 

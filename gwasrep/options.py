@@ -111,6 +111,8 @@ OPTION_RULES: dict[str, dict[str, Rule]] = {
                     "snp_token": _int(1), "match_weight": _NONNEG, "min_carriers": _int(1),
                     "rare_maf": Rule(0, 0.5, lo_open=True)},
     "EmbedConfig": {"image_size": _int(8), "batch_size": _int(1)},
+    "ExplainConfig": {"reference_batch": _int(2), "steps": _int(1), "seed": _SEED,
+                      "top": _int(1)},
     "DemoConfig": {"seed": _SEED, "n_samples": _int(50), "n_variants": _int(100)},
     "SimulationConfig": {"seeds": _int(1), "n_train": _int(10), "n_test": _int(10),
                          "h_g": Rule(0, 1, lo_open=True), "alpha_max": Rule(0, 180, True),

@@ -87,6 +87,7 @@ def _runner(name: str):
     from gwasrep.loci.run import run_clump, run_loci, run_meta, run_panel
     from gwasrep.mi.estimator import estimate_mi
     from gwasrep.mi.run import run_mi
+    from gwasrep.models.explain import run_explain
     from gwasrep.models.run import run_embed, run_train
 
     def critic(cfg):
@@ -97,7 +98,7 @@ def _runner(name: str):
             "LdscoreConfig": run_ldscore, "H2Config": run_h2, "MIConfig": run_mi,
             "CriticConfig": critic, "TrainConfig": run_train, "EmbedConfig": run_embed,
             "DemoConfig": run_demo, "SimulationConfig": run_simulation,
-            "EvaluateConfig": run_evaluate}[name]
+            "EvaluateConfig": run_evaluate, "ExplainConfig": run_explain}[name]
 
 
 CASES = [(name, field, rule, bad) for name, rules in sorted(OPTION_RULES.items())

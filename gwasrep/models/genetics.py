@@ -376,9 +376,12 @@ def build_genetics(cfg, genetic: str) -> Callable | None:
     if genetic != "modalities":
         return None
 
+    chosen = cfg.modalities or (["raw"] + (["pgs"] if cfg.pgs_weights else [])
+                                + (["burden"] if cfg.burden else []))
+
     def modalities(fs, fam_idx):
         arrays, present, features, notes = {}, {}, {}, []
-        for name in cfg.modalities:
+        for name in chosen:
             if name == "raw":
                 X, has, feats = raw_snps(fs, fam_idx, cfg.snp_every)
             elif name == "pgs":
@@ -408,9 +411,9 @@ def build_genetics(cfg, genetic: str) -> Callable | None:
             arrays[name], present[name], features[name] = X, has, feats
         keep = None
         if cfg.missing == "inner":
-            every = np.logical_and.reduce([present[m] for m in cfg.modalities])
+            every = np.logical_and.reduce([present[m] for m in chosen])
             if not every.any():
-                counts = ", ".join(f"{m}: {int(present[m].sum()):,}" for m in cfg.modalities)
+                counts = ", ".join(f"{m}: {int(present[m].sum()):,}" for m in chosen)
                 raise InputError(f"--missing inner: no sample has every modality (samples "
                                  f"with {counts}); use --missing outer")
             if not every.all():
@@ -419,7 +422,7 @@ def build_genetics(cfg, genetic: str) -> Callable | None:
             keep = every
         else:
             notes += [f"--missing outer: {int((~present[m]).sum()):,} samples lack {m}"
-                      for m in cfg.modalities if not present[m].all()]
+                      for m in chosen if not present[m].all()]
         return GeneticInputs(arrays=arrays, present=present, features=features, keep=keep,
                              notes=notes)
     return modalities

@@ -26,7 +26,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -209,8 +209,10 @@ def _check_resume(run_dir: Path, old: dict, cfg: TrainConfig, desc: dict) -> Non
     if old["config"]["method"] != cfg.method:
         raise ResumeError(f"{run_dir} holds a {old['config']['method']} run; cannot resume it as "
                           f"{cfg.method} (choose another --out)")
+    # A field the stored run predates had its default then.
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
     diff = [k for k, v in cfg.settings().items()
-            if k not in RUNTIME_KEYS and old["config"].get(k) != v]
+            if k not in RUNTIME_KEYS and old["config"].get(k, defaults.get(k)) != v]
     if diff:
         raise ResumeError(f"{run_dir}: --resume with different settings: "
                           + ", ".join(f"{k} {old['config'].get(k)!r} -> {getattr(cfg, k)!r}"

@@ -222,8 +222,9 @@ def test_help_lists_every_command_in_order():
     names = [ln.split()[1] for ln in res.output.splitlines()
              if ln.startswith("│ ") and len(ln.split()) > 2
              and ln.split()[1].replace("-", "_").isidentifier()]
-    assert names[-14:] == ["assoc", "grm", "clump", "loci", "panel", "meta", "ldscore", "h2",
-                           "mi", "train", "embed", "demo", "simulate-emnist", "evaluate"]
+    assert names[-15:] == ["assoc", "grm", "clump", "loci", "panel", "meta", "ldscore", "h2",
+                           "mi", "train", "embed", "explain", "demo", "simulate-emnist",
+                           "evaluate"]
 
 
 def test_simulate_emnist_builds_simulation_config():

@@ -62,6 +62,26 @@ def test_smoke_profile_writes_every_output(smoke):
 
 
 @pytest.mark.slow
+def test_smoke_profile_runs_contig_gim_and_mrm(tmp_path):
+    """Each new method gets its genetic inputs from the simulated cohort: ContIG the raw
+    SNPs and the panel's PGS, GIM and MRM the SNP sequence."""
+    out = tmp_path / "sim"
+    res = runner.invoke(app, ["simulate-emnist", "--profile", "smoke", "--methods",
+                              "contig,gim,mrm", "--out", str(out), "--threads", "1",
+                              "--device", "cpu", "--quiet"])
+    assert res.exit_code == 0, (res.output, res.stderr)
+    table = pd.read_parquet(out / "results.parquet")
+    assert table["method"].tolist() == ["contig", "gim", "mrm"]
+    assert np.isfinite(table["r2_z"]).all()
+    for key, method in zip(table["key"], table["method"], strict=True):
+        run = json.loads((out / "cells" / method / key / "run" / "config.json").read_text())
+        mods = run["data"]["modalities"]
+        assert mods == ({"raw": 305, "pgs": 1} if method == "contig" else {"snps": 305})
+        emb = pd.read_parquet(out / "cells" / method / key / "embeddings.parquet")
+        assert emb.filter(like="emb_").shape == (400, 16)
+
+
+@pytest.mark.slow
 def test_supervised_recovers_the_angle_from_the_pixels(smoke):
     out, _ = smoke
     table = pd.read_parquet(out / "results.parquet").set_index("method")

@@ -171,6 +171,75 @@ def test_resume_reproduces_the_uninterrupted_run(toy, tmp_path):
               tmp_path / "cut", resume=True)
 
 
+@pytest.mark.parametrize("kill_after", [1, 2])
+def test_gim_resumes_within_its_stages_to_the_uninterrupted_weights(toy, tmp_path, kill_after):
+    """Stages 1 / 1 / 1: killed after the frozen stage or after the augmentation stage."""
+    cfg = _quick("gim", epochs=3, stages=[1, 1, 1], window=5, downsample_length=12)
+    data = _toy_data(toy, "gim", cfg)
+    train(data, cfg, tmp_path / "full")
+
+    class KilledError(Exception):
+        pass
+
+    def kill(done, total, stage, **info):
+        if stage == "epochs" and done == kill_after:
+            raise KilledError
+
+    with pytest.raises(KilledError):
+        train(data, cfg, tmp_path / "cut", progress=kill)
+    train(data, cfg, tmp_path / "cut", resume=True)
+    full = torch.load(tmp_path / "full" / "model.pt", weights_only=True)
+    cut = torch.load(tmp_path / "cut" / "model.pt", weights_only=True)
+    for k in full:
+        assert torch.equal(full[k], cut[k]), k
+
+
+def test_gim_freezes_its_genetic_encoder_until_the_last_stage(toy, tmp_path):
+    cfg = _quick("gim", epochs=3, stages=[2, 0, 1], window=5)
+    data = _toy_data(toy, "gim", cfg)
+    states = []
+
+    def snap(done, total, stage, **info):
+        if stage == "epochs":
+            m = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"] \
+                if (tmp_path / "run" / "checkpoint.pt").exists() else None
+            states.append(m)
+
+    model0 = model_from_config(cfg, ModelInputs(image_shape=(1, 16, 16),
+                                                modalities=data.genetics.sizes,
+                                                layout=data.genetics.layout))
+    train(data, cfg, tmp_path / "run", progress=snap)
+    gen = [k for k in model0.state_dict() if k.startswith("genetic.")]
+    img = [k for k in model0.state_dict() if k.startswith("backbone.")]
+    assert gen
+    assert img
+    for k in gen:  # frozen through epochs 1-2: still the initial weights
+        assert torch.equal(states[1][k], model0.state_dict()[k]), k
+    assert any(not torch.equal(states[2][k], model0.state_dict()[k]) for k in gen)
+    assert any(not torch.equal(states[0][k], model0.state_dict()[k]) for k in img)
+
+
+def test_a_run_from_before_the_new_fields_resumes(toy, tmp_path):
+    """config.json written before ContIG/GIM/MRM's fields existed: they take their defaults."""
+    data = _toy_data(toy, "gemcont")
+    cfg = _quick("gemcont", epochs=2)
+
+    def stop(done, total, stage, **info):
+        if stage == "epochs":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(data, cfg, tmp_path / "run", progress=stop)
+    path = tmp_path / "run" / "config.json"
+    stored = json.loads(path.read_text())
+    for k in ("modalities", "missing", "snp_every", "img_weight", "window", "crop_p",
+              "downsample_p", "downsample_length", "stages", "recon_weight", "tau_image",
+              "tau_genome", "snp_token", "match_weight"):
+        stored["config"].pop(k)
+    path.write_text(json.dumps(stored))
+    assert train(data, cfg, tmp_path / "run", resume=True).epochs_run == 2
+
+
 def test_same_seed_same_weights(toy, tmp_path):
     data = _toy_data(toy, "simclr")
     cfg = _quick("simclr", epochs=1)
