@@ -143,6 +143,8 @@ def methods(args) -> None:
         for method in ("gemcont", "contig", "gim", "mrm"):
             extra = {k: (data_dir / v if k == "pgs_weights" else v)
                      for k, v in METHOD_INPUTS.get(method, {}).items()}
+            if method == "gim":  # both epochs in the co-training stage, the costliest
+                extra["stages"] = [0, 0, 2]
             cfg = TrainConfig.from_profile(method, "quick", epochs=2, warmup_epochs=1,
                                            batch_size=256, dim=32,
                                            augment=METHOD_AUGMENT[method], **extra)

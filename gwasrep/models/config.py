@@ -35,13 +35,14 @@ PROFILES = {
 #: overrides): the papers' settings for ``paper``, scaled-down ones for ``quick``.
 #: ContIG: Adam lr 1e-3, wd 1e-6, batch 64 (gwasrep's optimizer is AdamW, which at this
 #: weight decay is the same step). GIM: lr 1e-3, batch 12, stages of 200 / 100 / 50
-#: epochs. MRM: lr 1e-3, batch 256, 50 epochs.
+#: epochs. MRM: ViT-B/16, lr 1e-3, batch 256, 50 epochs.
 METHOD_PROFILES = {
     ("contig", "paper"): dict(lr=1e-3, weight_decay=1e-6, batch_size=64, warmup_epochs=0,
                               epochs=100, temperature=0.1),
     ("gim", "paper"): dict(lr=1e-3, batch_size=12, epochs=350, stages=[200, 100, 50],
                            warmup_epochs=0),
-    ("mrm", "paper"): dict(lr=1e-3, batch_size=256, epochs=50, warmup_epochs=0),
+    ("mrm", "paper"): dict(lr=1e-3, batch_size=256, epochs=50, warmup_epochs=0,
+                           encoder="vit-b"),
     ("contig", "quick"): dict(temperature=0.1),
 }
 #: Fields that may differ when resuming: they do not change the numbers on CPU.
@@ -84,15 +85,16 @@ class TrainConfig:
     #: GIM: window of the window attention; augmentation (crop with probability crop_p,
     #: else even downsampling to downsample_length SNPs with probability downsample_p);
     #: epochs of the three stages (frozen genetic encoder, + augmentation, co-training;
-    #: default: epochs split 4 : 2 : 1 as the paper's 200 / 100 / 50); reconstruction weight.
+    #: default: epochs split 4 : 2 : 1 as the paper's 200 / 100 / 50, rounded, so fewer
+    #: than 4 epochs leave no co-training); weight of the image reconstruction.
     window: int = 10
     crop_p: float = 0.2
     downsample_p: float = 0.8
     downsample_length: int | None = None
     stages: list[int] | None = None
     recon_weight: float = 1.0
-    #: MRM: relation-masking ratios (image self-attention, image -> genome
-    #: cross-attention), SNPs per genome token, relation-matching weight.
+    #: MRM: relation-masking ratios of attention over image keys and over genome keys,
+    #: SNPs per genome token, relation-matching weight.
     tau_image: float = 0.75
     tau_genome: float = 0.5
     snp_token: int = 16
@@ -175,6 +177,10 @@ class TrainConfig:
             if bad or not self.modalities or len(set(self.modalities)) < len(self.modalities):
                 raise InputError(f"--modalities {','.join(self.modalities)}: expected distinct "
                                  f"names among {', '.join(MODALITIES)}")
+        if self.crop_p + self.downsample_p > 1:
+            raise InputError(f"--crop-p {self.crop_p:g} and --downsample-p "
+                             f"{self.downsample_p:g}: expected a sum of at most 1 (one "
+                             "augmentation per batch)")
         if self.stages is not None:
             if len(self.stages) != 3 or sum(self.stages) != self.epochs:
                 raise InputError(f"--stages {','.join(map(str, self.stages))}: expected three "

@@ -167,16 +167,20 @@ class ImageSource:
                 a = np.moveaxis(a, -1, 1) if a.ndim == 4 else a[:, None]
             x = torch.from_numpy(np.ascontiguousarray(_to_float(a)))
         else:
-            x = torch.from_numpy(np.stack([_read_file(self.paths[r]) for r in rows])) \
-                if len(rows) else torch.zeros(0, *self.shape)
-        if self.resize is not None and tuple(x.shape[2:]) != tuple(self.resize):
-            if self.spatial_dims == 3:
-                x = functional.interpolate(x, size=self.resize, mode="trilinear",
-                                           align_corners=False)
-            else:
-                x = functional.interpolate(x, size=self.resize, mode="bilinear",
-                                           align_corners=False, antialias=True)
-        return x
+            files = [_read_file(self.paths[r]) for r in rows]
+            if self.resize is not None and len({f.shape for f in files}) > 1:
+                files = [self._resized(torch.from_numpy(f)[None])[0].numpy() for f in files]
+            x = torch.from_numpy(np.stack(files)) if len(rows) else torch.zeros(0, *self.shape)
+        return self._resized(x)
+
+    def _resized(self, x: torch.Tensor) -> torch.Tensor:
+        if self.resize is None or tuple(x.shape[2:]) == tuple(self.resize):
+            return x
+        if self.spatial_dims == 3:
+            return functional.interpolate(x, size=self.resize, mode="trilinear",
+                                          align_corners=False)
+        return functional.interpolate(x, size=self.resize, mode="bilinear",
+                                      align_corners=False, antialias=True)
 
 
 def read_images(path: str | os.PathLike, *, ids: str | os.PathLike | None = None,
@@ -478,7 +482,21 @@ def prepare_data(images: ImageSource, *, bed=None, panel=None, split=None, val=N
 def channel_stats(data: TrainData, limit: int = 2048) -> tuple[list[float], list[float]]:
     """Per-channel mean and sd of the first image of up to ``limit`` training samples."""
     pos = data.splits["train"][:limit]
-    x = data.images.load(np.array([data.image_rows[p][0] for p in pos])).to(torch.float64)
-    dims = (0, *range(2, x.dim()))  # every axis but the channel's
-    sd = x.std(dim=dims)
-    return x.mean(dim=dims).tolist(), torch.where(sd > 0, sd, torch.ones_like(sd)).tolist()
+    rows = np.array([data.image_rows[p][0] for p in pos])
+    if data.images.spatial_dims == 2:
+        x = data.images.load(rows).to(torch.float64)
+        sd = x.std(dim=(0, 2, 3))
+        return x.mean(dim=(0, 2, 3)).tolist(), torch.where(sd > 0, sd,
+                                                          torch.ones_like(sd)).tolist()
+    # Volumes: 2,048 of them do not fit in memory at once; sums over chunks of 16.
+    c = data.images.shape[0]
+    n, s1, s2 = 0, torch.zeros(c, dtype=torch.float64), torch.zeros(c, dtype=torch.float64)
+    for start in range(0, len(rows), 16):
+        x = data.images.load(rows[start:start + 16]).to(torch.float64)
+        x = x.transpose(0, 1).reshape(c, -1)
+        n += x.shape[1]
+        s1 += x.sum(dim=1)
+        s2 += (x * x).sum(dim=1)
+    mean = s1 / n
+    sd = torch.sqrt(torch.clamp((s2 - n * mean * mean) / max(n - 1, 1), min=0))
+    return mean.tolist(), torch.where(sd > 0, sd, torch.ones_like(sd)).tolist()

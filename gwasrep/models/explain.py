@@ -283,6 +283,10 @@ def run_explain(cfg: ExplainConfig, progress: Progress | None = None) -> Explain
     """
     t0 = time.perf_counter()
     _check(cfg)
+    try:
+        import captum.attr  # noqa: F401
+    except ImportError:
+        raise InputError("gwasrep explain needs captum (pip install 'gwasrep[torch]')") from None
     device = resolve_device(cfg.device)  # fail before reading anything
     run_dir = Path(cfg.run)
     out = Path(cfg.out)

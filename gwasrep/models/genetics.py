@@ -46,7 +46,8 @@ from gwasrep.io.plink import PlinkFileset, read_dosages
 from gwasrep.io.tables import read_table
 from gwasrep.loci.harmonize import align_alleles
 
-__all__ = ["GeneticInputs", "Matched", "build_genetics", "burden_scores", "match_to_bim",
+__all__ = ["GeneticInputs", "Matched", "build_genetics", "burden_scores", "chrom_codes",
+           "match_to_bim",
            "polygenic_scores", "raw_snps", "snp_order", "snp_sequence"]
 
 #: Columns of a weights file that are never scores.
@@ -96,19 +97,32 @@ class GeneticInputs:
 # --------------------------------------------------------------------------------------
 # Variant selection and allele matching
 
-def _chrom_code(c: str) -> int:
-    c = str(c).removeprefix("chr")
-    named = {"X": 23, "Y": 24, "XY": 25, "MT": 26, "M": 26}
-    if c.isdigit():
-        return int(c)
-    return named.get(c.upper(), 100 + abs(hash(c)) % 1000)
+_NAMED_CHROMS = {"X": 23, "Y": 24, "XY": 25, "MT": 26, "M": 26}
+
+
+def chrom_codes(names) -> np.ndarray:
+    """Integer codes of chromosome names: 1-22 as numbers, X 23, Y 24, XY 25, MT 26, and any
+    other name 1000 + its rank among the other names in sorted order (stable across runs)."""
+    names = np.asarray(names).astype(str)
+    bare = np.char.upper(np.array([n.removeprefix("chr") for n in names.tolist()], dtype=str))
+    codes = np.full(len(names), -1, dtype=np.int64)
+    digit = np.char.isdigit(bare) if len(bare) else np.zeros(0, dtype=bool)
+    codes[digit] = bare[digit].astype(np.int64)
+    for name, code in _NAMED_CHROMS.items():
+        codes[bare == name] = code
+    other = codes < 0
+    if other.any():
+        uniq = np.unique(bare[other])
+        codes[other] = 1000 + np.searchsorted(uniq, bare[other])
+    return codes
 
 
 def snp_order(fs: PlinkFileset, every: int) -> np.ndarray:
     """.bim rows of every ``every``-th variant of each chromosome, sorted by chromosome
-    (1-22, X, Y, XY, MT, others) and position; the first of each chromosome is kept."""
+    (1-22, X, Y, XY, MT, then other names alphabetically; :func:`chrom_codes`) and
+    position; the first of each chromosome is kept."""
     bim = fs.bim
-    code = np.array([_chrom_code(c) for c in bim["CHROM"].astype(str)])
+    code = chrom_codes(bim["CHROM"])
     order = np.lexsort((np.arange(len(bim)), bim["POS"].to_numpy(), code))
     keep = []
     for c in pd.unique(code[order]):
@@ -337,7 +351,9 @@ def burden_scores(fs: PlinkFileset, fam_idx: np.ndarray, table, *, min_carriers:
     if not keep.any():
         raise InputError(f"{name}: no gene has at least --min-carriers {min_carriers} carriers "
                          f"of a rare allele (most: {int(n_carriers.max(initial=0))}) among the "
-                         f"{len(fam_idx):,} samples")
+                         f"{len(fam_idx):,} samples ({int((~usable).sum()):,} of the "
+                         f"{len(uniq):,} listed variants have a rare-allele frequency >= "
+                         f"--rare-maf {rare_maf:g} and do not count)")
     if (~keep).any():
         notes.append(f"burden: {int((~keep).sum()):,} of {len(genes):,} genes have fewer than "
                      f"{min_carriers} carriers and are dropped")
@@ -358,7 +374,7 @@ def snp_sequence(fs: PlinkFileset, fam_idx: np.ndarray, every: int) -> GeneticIn
     bp = bim["POS"].to_numpy(dtype=np.int64)
     cm = bim["CM"].to_numpy(dtype=np.float64)
     cm = np.where(cm > 0, cm, bp / 1e6)
-    layout = {"chrom": [_chrom_code(c) for c in bim["CHROM"].astype(str)], "bp": bp.tolist(),
+    layout = {"chrom": chrom_codes(bim["CHROM"]).tolist(), "bp": bp.tolist(),
               "cm": cm.tolist(), "mean": mean.astype(float).tolist()}
     n = len(fam_idx)
     ids = list(bim["ID"].astype(str))
@@ -367,6 +383,12 @@ def snp_sequence(fs: PlinkFileset, fam_idx: np.ndarray, every: int) -> GeneticIn
 
 
 # --------------------------------------------------------------------------------------
+
+def _at_least_two(name: str, has: np.ndarray) -> None:
+    if has.sum() < 2:
+        raise InputError(f"--modalities {name}: {int(has.sum())} of {len(has):,} samples have a "
+                         "call at any of its variants; expected at least 2")
+
 
 def build_genetics(cfg, genetic: str) -> Callable | None:
     """``(fileset, fam_idx) -> GeneticInputs`` for a TrainConfig ``cfg`` of a method whose
@@ -384,12 +406,14 @@ def build_genetics(cfg, genetic: str) -> Callable | None:
         for name in chosen:
             if name == "raw":
                 X, has, feats = raw_snps(fs, fam_idx, cfg.snp_every)
+                _at_least_two(name, has)
             elif name == "pgs":
                 if cfg.pgs_weights is None:
                     raise InputError("--modalities pgs needs --pgs-weights FILE")
                 avg, has, feats, more = polygenic_scores(fs, fam_idx, cfg.pgs_weights,
                                                          cfg.pgs_cols)
                 notes += more
+                _at_least_two(name, has)
                 X = np.zeros_like(avg)
                 for j in range(avg.shape[1]):
                     v = avg[has, j]
@@ -407,6 +431,7 @@ def build_genetics(cfg, genetic: str) -> Callable | None:
                                                     min_carriers=cfg.min_carriers,
                                                     rare_maf=cfg.rare_maf)
                 notes += more
+                _at_least_two(name, has)
             X[~has] = 0.0
             arrays[name], present[name], features[name] = X, has, feats
         keep = None

@@ -48,9 +48,9 @@ gather too (exact: each token row is read by one slot; padding slots get zero gr
   is not divided by ``sqrt(d_head)``.
 - ``rbf_bias(stage, d) = sum_k w_k^{sign(d)} exp(-(|d| - mu_k)^2 / (2 sigma^2))`` per
   head (the paper's Eq. 9 lacks the minus sign; we use exp(-...)), with separate weight
-  vectors ``rbf_pos`` for ``d > 0`` (the query lies after the key) and ``rbf_neg`` for
-  ``d < 0``; ``d = 0`` (the token itself, or SNPs at one genetic position) takes the
-  average of both. The weights are per stage, shared by its two blocks. ``n_rbf`` centres
+  vectors ``rbf_pos`` for ``d >= 0`` (the query lies after the key, or at the same genetic
+  position: the paper's Eq. 8 takes W+ for d >= 0) and ``rbf_neg`` for ``d < 0``. The
+  weights are per stage, shared by its two blocks. ``n_rbf`` centres
   ``mu_k`` are evenly spaced on ``[0, c_max]`` (both ends), ``sigma`` = their spacing
   (``c_max`` when ``n_rbf = 1``). ``c_max`` of a stage is the largest ``|cm_i - cm_j|``
   between two tokens that may attend to each other in that stage's windows (regular or
@@ -542,8 +542,8 @@ class GeneticTransformer(nn.Module):
         """RBF bias ``(..., heads)`` of signed genetic-distance differences ``dcm`` (cM).
 
         ``sum_k w_k exp(-(|dcm| - mu_k)^2 / (2 sigma^2))`` with ``w = rbf_pos[stage]`` where
-        ``dcm > 0``, ``rbf_neg[stage]`` where ``dcm < 0`` and their average where
-        ``dcm = 0``. ``stage`` counts from 0.
+        ``dcm >= 0`` (the paper's Eq. 8) and ``rbf_neg[stage]`` where ``dcm < 0``. ``stage``
+        counts from 0.
         """
         if not 0 <= stage < len(self.dims):
             raise InputError(f"rbf_bias stage: expected 0..{len(self.dims) - 1}; found {stage}")
@@ -552,7 +552,7 @@ class GeneticTransformer(nn.Module):
                         / (2 * self.rbf_sigma[stage] ** 2))
         pos = phi @ self.rbf_pos[stage].T
         neg = phi @ self.rbf_neg[stage].T
-        return torch.where(d > 0, pos, torch.where(d < 0, neg, 0.5 * (pos + neg)))
+        return torch.where(d >= 0, pos, neg)  # the paper's Eq. 8: W+ for d >= 0
 
     # ------------------------------------------------------------------ forward
 

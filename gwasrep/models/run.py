@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from gwasrep.errors import InputError, preview
 from gwasrep.io.atomic import atomic_path
+from gwasrep.io.fingerprint import digest
 from gwasrep.io.lock import output_lock
 from gwasrep.models.config import TrainConfig
 from gwasrep.models.data import image_rows_by_sample, prepare_data, read_iids, read_images
@@ -106,6 +107,10 @@ def run_data(run_dir, *, images=None, bed=None, device: str = "cpu"):
         raise InputError(f"{run_dir}: the data read again have {data.n_variants:,} genetic "
                          f"features; the run was trained on {desc['n_variants']:,} (other "
                          "--bed or weights files?)")
+    ids = digest("\n".join(data.variant_ids), algorithm="sha1")
+    if desc.get("variant_ids_sha1") not in (None, ids):
+        raise InputError(f"{run_dir}: the genetic features read again are not those the run "
+                         "was trained on, in the same order (other --bed or weights files?)")
     return cfg, desc, model, data
 
 

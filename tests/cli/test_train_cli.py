@@ -256,6 +256,8 @@ def test_new_methods_bad_inputs(toy, tmp_path):
                      "--stages 1,1: expected three epoch counts")
     assert_cli_error(_train_method("gim", paths, out, "--stages", "a,b,c"),
                      "--stages a,b,c: expected comma-separated integers")
+    assert_cli_error(_train_method("gim", paths, out, "--crop-p", "0.5", "--downsample-p",
+                                   "0.8"), "expected a sum of at most 1")
     assert_cli_error(_train_method("mrm", paths, out, "--tau-image", "1"),
                      r"--tau-image 1: expected a number in \[0, 1\)")
     assert_cli_error(_train_method("gim", paths, out, "--encoder", "resnet3d"),

@@ -16,7 +16,12 @@ torch = require_torch()
 
 from gwasrep.errors import InputError  # noqa: E402
 from gwasrep.io.plink import open_plink, write_plink  # noqa: E402
-from gwasrep.models.genetics import build_genetics, burden_scores, polygenic_scores  # noqa: E402
+from gwasrep.models.genetics import (  # noqa: E402
+    build_genetics,
+    burden_scores,
+    chrom_codes,
+    polygenic_scores,
+)
 from gwasrep.models.losses import clip_loss  # noqa: E402
 from gwasrep.models.methods.base import Batch  # noqa: E402
 from gwasrep.models.methods.contig import ContIG  # noqa: E402
@@ -98,6 +103,22 @@ def test_contig_loss_uses_each_modalitys_own_rows_in_either_order(tmp_path):
     assert abs(float(wrong) - float(expected)) > 1e-3
 
 
+def test_a_modality_with_fewer_than_two_samples_is_an_error(tmp_path):
+    fs, _ = _cohort(tmp_path)
+    w = pd.DataFrame({"ID": ["v1"], "A1": ["A"], "BETA": [1.0]})
+    w.to_csv(tmp_path / "w1.tsv", sep="\t", index=False)
+    cfg = _cfg(tmp_path, ["pgs"], "outer")
+    cfg.pgs_weights = tmp_path / "w1.tsv"
+    with pytest.raises(InputError, match=r"--modalities pgs: 1 of 3 samples have a call"):
+        build_genetics(cfg, "modalities")(fs, np.array([0, 1, 2]))  # 1 and 2 lack v1
+
+
+def test_chromosome_codes_are_stable_and_sorted():
+    codes = chrom_codes(["1", "chr2", "X", "scaffold_b", "scaffold_a", "MT", "chrUn", "22"])
+    np.testing.assert_array_equal(codes, [1, 2, 23, 1001, 1000, 26, 1002, 22])
+    assert chrom_codes(["scaffold_b", "scaffold_a"]).tolist() == [1001, 1000]
+
+
 def test_batchnorm_statistics_ignore_rows_without_the_modality():
     torch.manual_seed(0)
     model = ContIG("cnn", (1, 16, 16), 8, modalities={"raw": 5}).train()
@@ -153,8 +174,13 @@ def test_pgs_weights_bad_inputs(tmp_path):
         polygenic_scores(fs, np.arange(N), absent)
     other = pd.DataFrame({"ID": ["v1", "v3"], "A1": ["C", "A"], "A2": ["T", "G"],
                           "BETA": [1.0, 2.0]})
-    # C/T vs A/G: neither allele on either strand (the complement of C/T is G/A: a swap)
+    # C/T on the other strand is G/A: v1's weight counts the .bim's A2 (2 - dosage).
     ok, _, _, _ = polygenic_scores(fs, np.arange(N), other)
+    _, G = _cohort(tmp_path)
+    D = np.where(G >= 0, G, np.nan).astype(float)[:, [1, 3]]
+    mean = np.nanmean(D, axis=0)
+    D = np.where(np.isnan(D), mean, D)
+    np.testing.assert_allclose(ok[:, 0], (1.0 * (2 - D[:, 0]) + 2.0 * D[:, 1]) / 4, rtol=1e-12)
     bad = pd.DataFrame({"ID": ["v1", "v3"], "A1": ["C", "A"], "A2": ["A", "G"],
                         "BETA": [1.0, 2.0]})
     with pytest.raises(InputError, match=r"1 of 2 weight variants have alleles that match "

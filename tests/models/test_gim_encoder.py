@@ -98,7 +98,7 @@ def _rbf(m, s, d):
     phi = torch.exp(-(d.abs()[..., None] - mu) ** 2 / (2 * (c / (n - 1)) ** 2))
     wp, wn = phi @ m.rbf_pos[s].T, phi @ m.rbf_neg[s].T
     dd = d[..., None]
-    return torch.where(dd > 0, wp, torch.where(dd < 0, wn, (wp + wn) / 2))
+    return torch.where(dd >= 0, wp, wn)
 
 
 def _ref_block(m, s, block, x, segs, pe, cm):
@@ -279,19 +279,19 @@ def test_rbf_bias_sign_split_and_hand_value():
         swapped = copy.deepcopy(m)
         swapped.rbf_pos.copy_(m.rbf_neg)
         swapped.rbf_neg.copy_(m.rbf_pos)
-        torch.testing.assert_close(swapped.rbf_bias(1, -dcm), b, atol=0, rtol=0)
-        # dcm > 0 reads rbf_pos only, dcm < 0 rbf_neg only, dcm = 0 their average.
+        nz = dcm != 0  # swapping the weights mirrors every nonzero difference
+        torch.testing.assert_close(swapped.rbf_bias(1, -dcm)[nz], b[nz], atol=0, rtol=0)
+        # dcm >= 0 reads rbf_pos only (the paper's Eq. 8), dcm < 0 rbf_neg only.
         only_pos = copy.deepcopy(m)
         only_pos.rbf_neg.zero_()
         bp = only_pos.rbf_bias(1, dcm)
-        torch.testing.assert_close(bp[dcm > 0], b[dcm > 0], atol=0, rtol=0)
+        torch.testing.assert_close(bp[dcm >= 0], b[dcm >= 0], atol=0, rtol=0)
         assert bool((bp[dcm < 0] == 0).all())
         only_neg = copy.deepcopy(m)
         only_neg.rbf_pos.zero_()
         bn = only_neg.rbf_bias(1, dcm)
         torch.testing.assert_close(bn[dcm < 0], b[dcm < 0], atol=0, rtol=0)
-        assert bool((bn[dcm > 0] == 0).all())
-        torch.testing.assert_close(bp[3] + bn[3], b[3], atol=1e-7, rtol=0)
+        assert bool((bn[dcm >= 0] == 0).all())
     # One value by hand: d = 0.37 c, head 1, stage 2 (index 1).
     w_pos, w_neg = m.rbf_pos.detach(), m.rbf_neg.detach()
     n = m.n_rbf
@@ -302,8 +302,8 @@ def test_rbf_bias_sign_split_and_hand_value():
     want_neg = sum(float(w_neg[1, 0, k]) * math.exp(-(0.4 * c - k * sigma) ** 2
                                                         / (2 * sigma ** 2)) for k in range(n))
     assert b[1, 0].item() == pytest.approx(want_neg, rel=1e-5, abs=1e-8)
-    want_zero = 0.5 * sum((float(w_pos[1, 0, k]) + float(w_neg[1, 0, k]))
-                          * math.exp(-(k * sigma) ** 2 / (2 * sigma ** 2)) for k in range(n))
+    want_zero = sum(float(w_pos[1, 0, k]) * math.exp(-(k * sigma) ** 2 / (2 * sigma ** 2))
+                    for k in range(n))
     assert b[3, 0].item() == pytest.approx(want_zero, rel=1e-5, abs=1e-8)
     with pytest.raises(InputError, match="stage"):
         m.rbf_bias(3, dcm)

@@ -36,18 +36,27 @@ def weights(hs1940, tmp_path_factory):
     return d
 
 
-@pytest.mark.parametrize("fileset", ["original", "missing"])
+@pytest.mark.parametrize("fileset", ["original", "missing", "missing, a third kept"])
 def test_pgs_equals_plink2_score_avg(hs1940, weights, tmp_path, fileset):
+    """The last case scores a third of the samples (``--keep``): the mean imputation then
+    uses their allele frequencies, in plink2 as in gwasrep."""
     plink2 = require_tool("plink2")
     prefix = hs1940["prefix"] if fileset == "original" else weights / "hs_missing"
     w = weights / "weights.tsv"
-    run_tool([plink2, "--bfile", str(prefix), "--nonfounders", "--score", str(w), "1", "2",
-              "header-read", "cols=scoreavgs", "--score-col-nums", "4-5", "--out",
+    fs = open_plink(prefix)
+    rows = np.arange(fs.n_samples)
+    keep = []
+    if "kept" in fileset:
+        rows = rows[::3]
+        fs.fam.iloc[rows][["FID", "IID"]].to_csv(tmp_path / "keep.txt", sep="\t",
+                                                 header=False, index=False)
+        keep = ["--keep", str(tmp_path / "keep.txt")]
+    run_tool([plink2, "--bfile", str(prefix), "--nonfounders", *keep, "--score", str(w), "1",
+              "2", "header-read", "cols=scoreavgs", "--score-col-nums", "4-5", "--out",
               str(tmp_path / "p2")], cwd=tmp_path)
     ref = pd.read_csv(tmp_path / "p2.sscore", sep="\t")
-    fs = open_plink(prefix)
-    assert list(ref["#IID"].astype(str)) == list(fs.fam["IID"])
-    avg, called, cols, notes = polygenic_scores(fs, np.arange(fs.n_samples), w)
+    assert list(ref["#IID"].astype(str)) == list(fs.fam["IID"].iloc[rows])
+    avg, called, cols, notes = polygenic_scores(fs, rows, w)
     assert cols == ["W1", "W2"]
     assert called.all()
     assert notes == []

@@ -97,7 +97,7 @@ class ContIG(ImageModel):
 
     def loss(self, batch: Batch, augment, g):
         img = self.project(augment(batch.images, g))
-        total = img.new_zeros(())
+        total = img.sum() * 0.0  # a batch where no modality has 2 rows: zero, with a graph
         for rows, gen in self.genetic_embeddings(batch).values():
             if gen is not None:
                 total = total + contig_term(img[rows], gen, self.temperature, self.img_weight)
