@@ -50,15 +50,11 @@ from gwasrep.models.data import read_iids
 from gwasrep.models.embed import embed_images
 from gwasrep.models.run import run_data
 from gwasrep.models.train import resolve_device
-from gwasrep.options import OPTION_RULES, Rule, check_options, check_value
+from gwasrep.options import check_options
 from gwasrep.runs import Progress, RunResult
 
 __all__ = ["ExplainConfig", "ExplainRun", "integrated_gradients", "query_loss", "run_explain"]
 
-#: The numeric options' ranges, as gwasrep.options.OPTION_RULES["ExplainConfig"] should
-#: list them.
-RULES = {"reference_batch": Rule(2, integer=True), "steps": Rule(1, integer=True),
-         "seed": Rule(0, integer=True), "top": Rule(1, integer=True)}
 #: Rows (queries x steps) per forward pass of Integrated Gradients.
 ROWS_PER_PASS = 2048
 #: Warn when a query's |convergence delta| exceeds this fraction of its total |attribution|.
@@ -227,13 +223,8 @@ def integrated_gradients(model, query_inputs: dict[str, torch.Tensor],
 
 
 def _check(cfg: ExplainConfig) -> None:
-    """The numeric options' ranges: gwasrep.options' table once it lists ExplainConfig,
-    else :data:`RULES` (the same rules, the same messages)."""
-    if type(cfg).__name__ in OPTION_RULES:
-        check_options(cfg)
-        return
-    for name, rule in RULES.items():
-        check_value("--" + name.replace("_", "-"), getattr(cfg, name), rule)
+    """The numeric options' ranges (gwasrep.options.OPTION_RULES["ExplainConfig"])."""
+    check_options(cfg)
 
 
 def _recorded_method(run_dir: Path) -> str | None:
