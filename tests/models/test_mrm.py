@@ -239,3 +239,7 @@ def test_mrm_encoders_and_sizes():
     with pytest.raises(InputError, match=r"expected \(B, 100\) SNP dosages"):
         model.loss(Batch(images=torch.zeros(2, 1, 28, 28),
                          genetics={"snps": torch.zeros(2, 99)}), _identity, None)
+    with pytest.raises(InputError, match=r"--snp-token 16: 100,000 SNPs make 6,250 genome "
+                                         r"tokens; .* at most 4,096 \(raise --snp-token to 25"):
+        build(_cfg(), ModelInputs(image_shape=(1, 28, 28), modalities={"snps": 100_000}),
+              torch.Generator().manual_seed(0))

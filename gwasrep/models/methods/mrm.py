@@ -82,6 +82,8 @@ IMAGE_ENCODERS = {"cnn": "vit", "vit": "vit", "vit-b": "vit-b"}
 SNN_DEPTH = {"vit": 2, "vit-b": 4}
 #: Blocks of each encoder with relation masking (the paper: the first two).
 MASKED_BLOCKS = 2
+#: Most genome tokens the SNN's full self-attention takes (memory grows with their square).
+MAX_GENOME_TOKENS = 4096
 
 
 def relation_matching_loss(intact_img: torch.Tensor, masked_img: torch.Tensor,
@@ -124,6 +126,12 @@ class SNN(nn.Module):
                              f"token; found {n_snps} SNPs, {snp_token} per token")
         self.n_snps, self.snp_token = n_snps, snp_token
         self.n_tokens = math.ceil(n_snps / snp_token)
+        if self.n_tokens > MAX_GENOME_TOKENS:
+            raise InputError(f"--snp-token {snp_token}: {n_snps:,} SNPs make {self.n_tokens:,} "
+                             f"genome tokens; MRM's self-attention takes at most "
+                             f"{MAX_GENOME_TOKENS:,} (raise --snp-token to "
+                             f"{math.ceil(n_snps / MAX_GENOME_TOKENS)} or keep fewer SNPs "
+                             "with --snp-every)")
         self.embed = nn.Linear(snp_token, dim)
         self.cls = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos = nn.Parameter(torch.zeros(1, 1 + self.n_tokens, dim))
