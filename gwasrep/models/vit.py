@@ -179,12 +179,15 @@ class ViT(nn.Module):
         p, (gh, gw) = self.patch, self.grid
         return x.reshape(b, c, gh, p, gw, p).permute(0, 2, 4, 3, 5, 1).reshape(b, gh * gw, -1)
 
+    def embed_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 1 + N, dim)``: CLS and patch embeddings plus positions, before the blocks."""
+        t = self.patch_embed(x).flatten(2).transpose(1, 2)
+        return torch.cat([self.cls.expand(len(t), -1, -1), t], dim=1) + self.pos
+
     def tokens(self, x: torch.Tensor, taus: Sequence[float] = (),
                renormalize: bool = True) -> torch.Tensor:
         """``(B, 1 + N, dim)``: CLS then patch tokens after the final LayerNorm."""
-        t = self.patch_embed(x).flatten(2).transpose(1, 2)
-        t = torch.cat([self.cls.expand(len(t), -1, -1), t], dim=1) + self.pos
-        return self.norm(run_blocks(self.blocks, t, taus, renormalize))
+        return self.norm(run_blocks(self.blocks, self.embed_tokens(x), taus, renormalize))
 
     def forward(self, x):
         return self.tokens(x)[:, 0]

@@ -143,8 +143,10 @@ def test_mrm_trains_embeds_and_reaches_both_encoders():
                      "genome cls": model.genome.cls,
                      "projector": model.projector[0].weight,
                      "genome projector": model.genome_projector[0].weight,
-                     "cross image": model.cross_image.attn.kv.weight,
-                     "cross genome": model.cross_genome.attn.kv.weight}
+                     **{f"cross image {i}": model.cross_image[i].attn.kv.weight
+                        for i in range(2)},
+                     **{f"cross genome {i}": model.cross_genome[i].attn.kv.weight
+                        for i in range(2)}}
             for name, p in parts.items():
                 assert p.grad is not None, name
                 assert p.grad.abs().sum() > 0, name
@@ -172,7 +174,12 @@ def test_mrm_masks_the_first_two_blocks_only(monkeypatch):
 
     named = {**{f"vit{i}": b for i, b in enumerate(model.backbone.blocks)},
              **{f"snn{i}": b for i, b in enumerate(model.genome.blocks)},
-             "cross_image": model.cross_image, "cross_genome": model.cross_genome}
+             **{f"cross_image{i}": b for i, b in enumerate(model.cross_image)},
+             **{f"cross_genome{i}": b for i, b in enumerate(model.cross_genome)}}
+    order = []
+    for name, blk in named.items():
+        blk.register_forward_hook(lambda m, a, k, o, name=name: order.append(name),
+                                  with_kwargs=True)
     for name, blk in named.items():
         blk.register_forward_hook(record(name), with_kwargs=True)
     calls = []
@@ -188,10 +195,17 @@ def test_mrm_masks_the_first_two_blocks_only(monkeypatch):
     assert seen["vit0"] == seen["vit1"] == [0.0, 0.75]
     assert seen["vit2"] == seen["vit3"] == [0.0, 0.0]
     assert seen["snn0"] == seen["snn1"] == [0.0, 0.5]
-    assert (seen["cross_image"], seen["cross_genome"]) == ([0.5], [0.75])
+    for i in range(2):  # image -> genome keys: tau_G; genome -> image keys: tau_I
+        assert (seen[f"cross_image{i}"], seen[f"cross_genome{i}"]) == ([0.5], [0.75])
+    # The masked pass interleaves the streams inside blocks 1-2 (the paper's Sec. 3.2):
+    # self-attention of both, then both cross-attentions, block by block.
+    masked = [n for n in order if n not in ("vit2", "vit3")][len(["vit0", "vit1", "snn0",
+                                                                 "snn1"]):]
+    assert masked == ["vit0", "snn0", "cross_image0", "cross_genome0",
+                      "vit1", "snn1", "cross_image1", "cross_genome1"]
     # Image keys: CLS + 49 patches; genome keys: CLS + 7 tokens; every row renormalized.
     assert sorted(calls) == sorted([(0.75, 50, True)] * 2 + [(0.5, 8, True)] * 2
-                                   + [(0.5, 8, True), (0.75, 50, True)])
+                                   + [(0.5, 8, True), (0.75, 50, True)] * 2)
     # The masking changes the masked pass: with tau = 0 the masked image CLS is the intact
     # one (before fusion).
     x = _batch(4).images

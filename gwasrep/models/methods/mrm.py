@@ -26,10 +26,12 @@ weights of each attention row zeroed, ties to the lower index, rows renormalized
     - The ratio belongs to the modality of the keys: tau_I = ``tau_image`` (0.75) where the
       keys are image tokens, tau_G = ``tau_genome`` (0.5) where they are genome tokens. So:
       image self-attention tau_I, genome self-attention tau_G.
-    - Fusion: the masked image tokens pass one cross-attention block (queries) over the
-      *intact* genome tokens with masking tau_G; symmetrically the masked genome tokens pass
-      one over the intact image tokens with tau_I. Each is followed by a LayerNorm. The
-      intact features never see the other modality, so the embedding needs no genotypes.
+    - Fusion (the paper's Sec. 3.2): in each of the two masked blocks, after both streams'
+      masked self-attention, the image tokens cross-attend (queries) to the genome stream's
+      tokens with masking tau_G, and the genome tokens to the image stream's with tau_I
+      (both from the block's self-attention output, in parallel); one cross-attention
+      block per masked block and direction. The intact features never see the other
+      modality, so the embedding needs no genotypes.
 
 Projection
     The CLS feature (intact or masked) passes ``projector(F, D)`` (Linear -> ReLU -> Linear,
@@ -38,7 +40,7 @@ Projection
     and what the reconstructions take from the other modality, so the projection is trained.
 
 Reconstruction (MAE-style per-token linear decoders; targets of the masked pass)
-    - Image: each masked image patch token (after fusion) concatenated with the intact genome
+    - Image: each masked image patch token concatenated with the intact genome
       summary, ``Linear(F + D, patch * patch * C)`` -> the patch's pixels; MSE (mean over
       pixels) against the *augmented* normalized image, i.e. the encoders' input (relation
       masking hides no pixels, so the target is what the encoder saw).
@@ -155,11 +157,14 @@ class SNN(nn.Module):
         pad = self.n_tokens * self.snp_token - self.n_snps
         return functional.pad(snps, (0, pad)).reshape(len(snps), self.n_tokens, self.snp_token)
 
+    def embed_tokens(self, snps: torch.Tensor) -> torch.Tensor:
+        """``(B, 1 + T, dim)``: CLS and SNP-token embeddings plus positions, before the blocks."""
+        t = self.embed(self.tokenize(snps))
+        return torch.cat([self.cls.expand(len(t), -1, -1), t], dim=1) + self.pos
+
     def tokens(self, snps: torch.Tensor, taus=(), renormalize: bool = True) -> torch.Tensor:
         """``(B, 1 + T, dim)``: CLS then SNP tokens after the final LayerNorm."""
-        t = self.embed(self.tokenize(snps))
-        t = torch.cat([self.cls.expand(len(t), -1, -1), t], dim=1) + self.pos
-        return self.norm(run_blocks(self.blocks, t, taus, renormalize))
+        return self.norm(run_blocks(self.blocks, self.embed_tokens(snps), taus, renormalize))
 
     def forward(self, snps):
         return self.tokens(snps)[:, 0]
@@ -187,16 +192,20 @@ class MRM(nn.Module):
         fg = self.genome.out_features
         self.projector = projector(f, dim, hidden=max(f, dim))
         self.genome_projector = projector(fg, dim, hidden=max(fg, dim))
-        self.cross_image = Block(f, heads, context_dim=fg)
-        self.cross_genome = Block(fg, heads, context_dim=f, mlp=SelfNormalizingMLP(
-            fg, 4 * fg, generator=generator))
-        self.cross_image_norm, self.cross_genome_norm = nn.LayerNorm(f), nn.LayerNorm(fg)
+        # One cross-attention block per masked block and direction (the paper's Sec. 3.2).
+        self.cross_image = nn.ModuleList(Block(f, heads, context_dim=fg)
+                                         for _ in range(MASKED_BLOCKS))
+        self.cross_genome = nn.ModuleList(
+            Block(fg, heads, context_dim=f,
+                  mlp=SelfNormalizingMLP(fg, 4 * fg, generator=generator))
+            for _ in range(MASKED_BLOCKS))
         p = self.backbone.patch
         self.image_head = nn.Linear(f + dim, p * p * shape[0])
         self.genome_head = nn.Linear(fg + dim, snp_token)
         for m in (self.cross_image, self.image_head, self.genome_head):
             m.apply(lambda mod: init_linear(mod, generator))
-        self.cross_genome.attn.apply(lambda mod: init_linear(mod, generator))
+        for blk in self.cross_genome:
+            blk.attn.apply(lambda mod: init_linear(mod, generator))
         self.dim, self.n_snps = dim, n_snps
         self.tau_image, self.tau_genome = tau_image, tau_genome
         self.match_weight, self.renormalize = match_weight, renormalize
@@ -212,14 +221,22 @@ class MRM(nn.Module):
     def features(self, images: torch.Tensor, snps: torch.Tensor) -> dict[str, torch.Tensor]:
         """Intact and masked tokens and D-dim summaries of both modalities."""
         r = self.renormalize
-        img = self.backbone.tokens(images)
-        gen = self.genome.tokens(snps)
-        img_m = self.backbone.tokens(images, (self.tau_image,) * MASKED_BLOCKS, r)
-        gen_m = self.genome.tokens(snps, (self.tau_genome,) * MASKED_BLOCKS, r)
-        img_m = self.cross_image_norm(self.cross_image(img_m, gen, tau=self.tau_genome,
-                                                       renormalize=r))
-        gen_m = self.cross_genome_norm(self.cross_genome(gen_m, img, tau=self.tau_image,
-                                                         renormalize=r))
+        vit, snn = self.backbone, self.genome
+        img = vit.tokens(images)
+        gen = snn.tokens(snps)
+        # The masked pass: in each of the first two blocks, both streams' self-attention
+        # with relation masking, then each stream's cross-attention over the other (masked)
+        # stream, masked too; the later blocks as usual.
+        ti, tg = vit.embed_tokens(images), snn.embed_tokens(snps)
+        for i in range(MASKED_BLOCKS):
+            if i < len(vit.blocks):
+                ti = vit.blocks[i](ti, tau=self.tau_image, renormalize=r)
+            if i < len(snn.blocks):
+                tg = snn.blocks[i](tg, tau=self.tau_genome, renormalize=r)
+            ti, tg = (self.cross_image[i](ti, tg, tau=self.tau_genome, renormalize=r),
+                      self.cross_genome[i](tg, ti, tau=self.tau_image, renormalize=r))
+        img_m = vit.norm(run_blocks(vit.blocks[MASKED_BLOCKS:], ti, (), r))
+        gen_m = snn.norm(run_blocks(snn.blocks[MASKED_BLOCKS:], tg, (), r))
         return {"img": img, "gen": gen, "img_m": img_m, "gen_m": gen_m,
                 "zi": self.projector(img[:, 0]), "zim": self.projector(img_m[:, 0]),
                 "zg": self.genome_projector(gen[:, 0]),
