@@ -165,7 +165,7 @@ def _bad(tmp_path, *args):
     (["--maf-range", "0.1"], r"--maf-range 0.1: expected two numbers LOW,HIGH"),
     (["--maf-range", "0.2,0.7"], r"--maf-range 0.2,0.7: expected a number in \(0, 0.5\]"),
     (["--maf-range", "0.3,0.2"], r"maf_range 0.3,0.2: expected 0 < low <= high <= 0.5"),
-    (["--methods", "gemcont,contig"], r"--methods gemcont,contig: expected some of gemcont"),
+    (["--methods", "gemcont,nosuch"], r"--methods gemcont,nosuch: expected some of gemcont"),
     (["--profile", "huge"], r"--profile huge: expected one of smoke, quick, paper"),
     (["--seeds", "0"], r"--seeds 0: expected an integer >= 1"),
     (["--jobs", "0"], r"--jobs 0: expected an integer >= 1"),
