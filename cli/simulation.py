@@ -88,7 +88,7 @@ def _maf_range(text: str | None) -> tuple[float, float] | None:
 @cli_errors
 def simulate_emnist(
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder: results, figure, cells, data (data_specs/simulation.md)")] = Path("gwasrep_simulation"),
-    profile: Annotated[str, typer.Option(help="smoke (about a minute), quick (30 min on a 2-core CPU) or paper (GEMCONT's sizes; a GPU run)")] = "quick",
+    profile: Annotated[str, typer.Option(help="smoke (about a minute), quick (all eight methods, ~1.5 h on a 2-core CPU with --jobs 2) or paper (GEMCONT's sizes; a GPU run)")] = "quick",
     methods: Annotated[str | None, typer.Option(help="Comma-separated trait generators (default: the profile's)")] = None,
     seeds: Annotated[int | None, typer.Option(help="Training seeds per setting (the test set is fixed)")] = None,
     vary: Annotated[list[str] | None, typer.Option(help="FACTOR=v1,v2,...: vary one factor around the default (repeat for several); factors n_train, n_test, h_g, alpha_max, n_causal, n_null, external_n, panel_null, c")] = None,
