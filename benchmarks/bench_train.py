@@ -140,7 +140,7 @@ def methods(args) -> None:
         n_pool = 20_000
         data_dir = ensure_data(lambda: standin_pool(n_pool), setting, data_seed=0, seed=0,
                                root=d, source=standin_source(0, n_pool))
-        for method in ("gemcont", "contig", "gim", "mrm"):
+        for method in args.only or ("gemcont", "contig", "gim", "mrm"):
             extra = {k: (data_dir / v if k == "pgs_weights" else v)
                      for k, v in METHOD_INPUTS.get(method, {}).items()}
             if method == "gim":  # both epochs in the co-training stage, the costliest
@@ -176,6 +176,7 @@ def main() -> None:
     ap.add_argument("--n-small", type=int, default=4000)
     ap.add_argument("--n-large", type=int, default=512)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", nargs="+", help="with --methods: these methods only")
     ap.add_argument("--methods", action="store_true",
                     help="GEMCONT, ContIG, GIM and MRM on the simulate-emnist data")
     args = ap.parse_args()
