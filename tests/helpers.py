@@ -54,19 +54,20 @@ def require_file(path: Path) -> Path:
     return path
 
 
-def require_torch():
-    """The torch module, for a test module's top: ``torch = require_torch()``.
-
-    torch (the test extra) is part of CI: there a missing torch fails; elsewhere the
-    module skips.
-    """
+def require_module(name: str):
+    """A module of the test extra (torch, captum, nibabel), for a test's use: in CI a
+    missing one fails; elsewhere the test skips."""
     if IN_CI:
         try:
-            import torch
+            return importlib.import_module(name)
         except ImportError as e:
-            pytest.fail(f"torch not importable ({e}); CI installs it (see .ci/run)")
-        return torch
-    return pytest.importorskip("torch")
+            pytest.fail(f"{name} not importable ({e}); CI installs it (see .ci/run)")
+    return pytest.importorskip(name)
+
+
+def require_torch():
+    """The torch module, for a test module's top: ``torch = require_torch()``."""
+    return require_module("torch")
 
 
 def require_glimix():

@@ -15,11 +15,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from helpers import IN_CI, ROOT, assert_cli_error, require_torch
+from helpers import ROOT, assert_cli_error, require_module, require_torch
 
 torch = require_torch()
-if not IN_CI:
-    pytest.importorskip("captum")
+require_module("captum")
 
 from torch.nn import functional  # noqa: E402
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import require_torch
+from helpers import require_module, require_torch
 
 torch = require_torch()
 
@@ -29,7 +29,7 @@ def _volumes(n=40, shape=(8, 12, 10), seed=0):
 
 
 def test_npy_stack_and_nifti_manifest_read_the_same_volumes(tmp_path):
-    nib = pytest.importorskip("nibabel")  # in the torch extra: present in CI
+    nib = require_module("nibabel")  # in the torch extra: CI fails without it
     vols = _volumes(6)
     ids = np.array([f"s{i}" for i in range(6)])
     np.save(tmp_path / "v.npy", vols)

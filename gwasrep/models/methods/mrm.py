@@ -73,7 +73,7 @@ from torch.nn import functional
 
 from gwasrep.errors import InputError
 from gwasrep.models.encoders import projector
-from gwasrep.models.methods.base import Batch, MethodSpec
+from gwasrep.models.methods.base import Batch, ImageModel, MethodSpec
 from gwasrep.models.vit import Block, init_linear, run_blocks, vit_for_image
 
 __all__ = ["MRM", "SNN", "SPEC", "relation_matching_loss"]
@@ -170,14 +170,14 @@ class SNN(nn.Module):
         return self.tokens(snps)[:, 0]
 
 
-class MRM(nn.Module):
+class MRM(ImageModel):
     """Relation masking, reconstruction and relation matching (see the module docstring)."""
 
     def __init__(self, shape: tuple[int, int, int], n_snps: int, dim: int, *,
                  encoder: str = "cnn", snp_token: int = 16, tau_image: float = 0.75,
                  tau_genome: float = 0.5, match_weight: float = 1.0, renormalize: bool = True,
                  generator: torch.Generator | None = None):
-        super().__init__()
+        nn.Module.__init__(self)  # its own ViT, not ImageModel's registry backbone
         if encoder not in IMAGE_ENCODERS:
             raise InputError(f"--encoder {encoder}: MRM takes vit or vit-b (cnn, the default, "
                              "is the scaled vit)")
@@ -209,14 +209,6 @@ class MRM(nn.Module):
         self.dim, self.n_snps = dim, n_snps
         self.tau_image, self.tau_genome = tau_image, tau_genome
         self.match_weight, self.renormalize = match_weight, renormalize
-
-    def project(self, x):
-        return self.projector(self.backbone(x))
-
-    def embed(self, x, representation: str = "projection"):
-        if representation == "backbone":
-            return self.backbone(x)
-        return self.project(x)
 
     def features(self, images: torch.Tensor, snps: torch.Tensor) -> dict[str, torch.Tensor]:
         """Intact and masked tokens and D-dim summaries of both modalities."""
