@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Annotated
@@ -67,20 +68,25 @@ def assoc(
     quiet: Quiet = False,
 ):
     """Multi-trait LRT, per-dimension tests and Bonferroni aggregate on a PLINK fileset (linear or LMM)."""
-    from gwasrep.assoc.config import AssocConfig
-    from gwasrep.assoc.run import run_assoc
+    from gwasrep.io.figures import FigureWorker
 
-    cfg = AssocConfig(emb=emb, bed=bed, out=out_dir, covar=covar, covar_cols=csv_list(covar_cols),
-                      meta_cols=csv_list(meta_cols), pcs=pcs, regress_covariates=regress_covariates,
-                      inverse_normal=int_, maf=maf, geno=geno, chrom=csv_list(chrom),
-                      extract=extract, exclude=exclude, keep=keep, remove=remove,
-                      drop_missing=drop_missing, block_size=block_size, threads=threads,
-                      dask_scheduler=dask_scheduler, formats=tuple(csv_list(fmt) or []),
-                      plots=plots, resume=resume, overwrite=overwrite, lmm=lmm, grm=grm,
-                      grm_extract=grm_extract, grm_kind=grm_kind, grm_maf=grm_maf, loco=loco,
-                      reml=reml, allow_nonconverged=allow_nonconverged)
-    with progress_bar(quiet) as progress:
-        run = run_assoc(cfg, progress=progress)
+    # Started before the library is imported: matplotlib loads on the other core meanwhile.
+    with FigureWorker() if plots else contextlib.nullcontext() as figures:
+        from gwasrep.assoc.config import AssocConfig
+        from gwasrep.assoc.run import run_assoc
+
+        cfg = AssocConfig(emb=emb, bed=bed, out=out_dir, covar=covar,
+                          covar_cols=csv_list(covar_cols), meta_cols=csv_list(meta_cols),
+                          pcs=pcs, regress_covariates=regress_covariates,
+                          inverse_normal=int_, maf=maf, geno=geno, chrom=csv_list(chrom),
+                          extract=extract, exclude=exclude, keep=keep, remove=remove,
+                          drop_missing=drop_missing, block_size=block_size, threads=threads,
+                          dask_scheduler=dask_scheduler, formats=tuple(csv_list(fmt) or []),
+                          plots=plots, resume=resume, overwrite=overwrite, lmm=lmm, grm=grm,
+                          grm_extract=grm_extract, grm_kind=grm_kind, grm_maf=grm_maf,
+                          loco=loco, reml=reml, allow_nonconverged=allow_nonconverged)
+        with progress_bar(quiet) as progress:
+            run = run_assoc(cfg, progress=progress, figures=figures)
     if not quiet:
         print_run(run)
 

@@ -16,8 +16,7 @@ import-linter contracts in pyproject.toml check this in CI):
 - ``harness``: phenotype -> embeddings -> loci pipelines (the demo).
 """
 
-from importlib import import_module
-
+from gwasrep._lazy import lazy_exports
 from gwasrep.errors import GwasrepError, InputError
 
 __version__ = "0.1.0"
@@ -59,13 +58,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'gwasrep' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

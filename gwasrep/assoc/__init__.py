@@ -15,32 +15,30 @@ Numerics (arrays in, dataclasses out), in import order:
 Files: ``config`` (:class:`AssocConfig`, :class:`GrmConfig`), ``run`` (the runners of
 ``gwasrep assoc`` and ``gwasrep grm``) and ``engine/`` (inputs, LMM set-up, the block scan
 and its numba kernel, scheduling, checkpoints, outputs).
+
+The names below are imported on first use (PEP 562), so that a command importing one
+module of the package (``config``, ``run``) does not load the LMM and scipy.linalg.
 """
 
-from gwasrep.assoc.linear import NullModel, block_moments_dense, fit_null, scan_statistics
-from gwasrep.assoc.lrt import multitrait_lrt
-from gwasrep.assoc.preprocess import (
-    PreprocessResult,
-    inverse_normal_transform,
-    pca_project,
-    preprocess_embeddings,
-    regress_out,
-)
-from gwasrep.assoc.results import AssocResult, BlockMoments
-from gwasrep.assoc.stats import lambda_gc
+from gwasrep._lazy import lazy_exports
 
-__all__ = [
-    "AssocResult",
-    "BlockMoments",
-    "NullModel",
-    "PreprocessResult",
-    "block_moments_dense",
-    "fit_null",
-    "inverse_normal_transform",
-    "lambda_gc",
-    "multitrait_lrt",
-    "pca_project",
-    "preprocess_embeddings",
-    "regress_out",
-    "scan_statistics",
-]
+_LAZY = {
+    "AssocResult": "gwasrep.assoc.results",
+    "BlockMoments": "gwasrep.assoc.results",
+    "NullModel": "gwasrep.assoc.linear",
+    "PreprocessResult": "gwasrep.assoc.preprocess",
+    "block_moments_dense": "gwasrep.assoc.linear",
+    "fit_null": "gwasrep.assoc.linear",
+    "inverse_normal_transform": "gwasrep.assoc.preprocess",
+    "lambda_gc": "gwasrep.assoc.stats",
+    "multitrait_lrt": "gwasrep.assoc.lrt",
+    "pca_project": "gwasrep.assoc.preprocess",
+    "preprocess_embeddings": "gwasrep.assoc.preprocess",
+    "regress_out": "gwasrep.assoc.preprocess",
+    "scan_statistics": "gwasrep.assoc.linear",
+}
+
+__all__ = sorted(_LAZY)
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -1,4 +1,10 @@
-"""Manhattan and QQ plots of association results (matplotlib, written atomically as PNG)."""
+"""Manhattan and QQ plots of association results (matplotlib, written atomically as PNG).
+
+The drawing functions take arrays and import only numpy and matplotlib, so that a
+:class:`gwasrep.io.figures.FigureWorker` process can draw them while the command runs.
+Each plot is one scatter collection per series, fixed margins (no ``tight_layout``,
+which draws the figure twice) and plain-text labels (no mathtext parser).
+"""
 
 from __future__ import annotations
 
@@ -6,22 +12,23 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from gwasrep.assoc.stats import lambda_gc
 from gwasrep.io.figures import pyplot, save_figure
 
-__all__ = ["manhattan", "qq"]
+__all__ = ["chrom_order", "manhattan", "manhattan_arrays", "qq", "qq_arrays"]
+
+_NEG_LOG10_P = "\u2212log\u2081\u2080 p"
 
 
-def _chrom_order(chroms: pd.Series) -> list[str]:
-    uniq = pd.unique(chroms.astype(str))
+def chrom_order(chroms: np.ndarray) -> list[str]:
+    """Chromosome names in genome order: numbers first (with or without ``chr``), then others."""
+    uniq = np.unique(np.asarray(chroms).astype(str))
 
     def key(c: str):
         c2 = c.removeprefix("chr")
         return (0, int(c2), "") if c2.isdigit() else (1, 0, c2)
 
-    return sorted(uniq, key=key)
+    return sorted(uniq.tolist(), key=key)
 
 
 def _one_per_pixel(x: np.ndarray, y: np.ndarray, width: int = 4000, height: int = 2000):
@@ -42,67 +49,90 @@ def _one_per_pixel(x: np.ndarray, y: np.ndarray, width: int = 4000, height: int 
     return keep
 
 
-def manhattan(sumstats: pd.DataFrame, path: str | os.PathLike, *, p_col: str = "P",
-              threshold: float = 5e-8, title: str | None = None) -> Path:
-    """Manhattan plot of ``-log10 p`` along the genome.
+def manhattan_arrays(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray,
+                     path: str | os.PathLike, *, threshold: float = 5e-8,
+                     title: str | None = None) -> Path:
+    """Manhattan plot of ``-log10 p`` along the genome, from per-variant arrays.
 
     Parameters
     ----------
-    sumstats : DataFrame
-        Columns CHROM, POS and ``p_col``.
+    chrom, pos, p : ndarray of shape (m,)
+        Chromosome names, base-pair positions and p-values.
     threshold : float
         Drawn as a dashed genome-wide significance line.
     """
     plt = pyplot()
-    df = sumstats[["CHROM", "POS", p_col]].copy()
-    df["CHROM"] = df["CHROM"].astype(str)
-    order = _chrom_order(df["CHROM"])
-    fig, ax = plt.subplots(figsize=(11, 4))
+    chrom = np.asarray(chrom).astype(str)
+    pos = np.asarray(pos, dtype=float)
+    y = -np.log10(np.clip(np.asarray(p, dtype=float), 1e-300, 1.0))
+    fig = plt.figure(figsize=(11, 4))
+    ax = fig.add_axes((0.06, 0.13, 0.925, 0.78 if title else 0.83))
     offset, ticks = 0.0, []
-    p = df[p_col].to_numpy(dtype=float)
-    y = -np.log10(np.clip(p, 1e-300, 1.0))
-    for k, c in enumerate(order):
-        sel = (df["CHROM"] == c).to_numpy()
-        pos = df["POS"].to_numpy()[sel].astype(float)
-        lo, hi = (pos.min(), pos.max()) if pos.size else (0.0, 1.0)
-        x = pos - lo + offset
-        ys = y[sel]
-        keep = _one_per_pixel(x, ys, width=max(200, int(4000 * sel.mean())))
-        ax.scatter(x[keep], ys[keep], s=3, c="#1f4e79" if k % 2 == 0 else "#7fa7d1", linewidths=0,
-                   rasterized=True)
+    xs, ys, cs = [], [], []
+    for k, c in enumerate(chrom_order(chrom)):
+        sel = chrom == c
+        pc = pos[sel]
+        lo, hi = (pc.min(), pc.max()) if pc.size else (0.0, 1.0)
+        x = pc - lo + offset
+        yc = y[sel]
+        keep = _one_per_pixel(x, yc, width=max(200, int(4000 * sel.mean())))
+        xs.append(x[keep])
+        ys.append(yc[keep])
+        cs.append(np.full(int(keep.sum()), k % 2, dtype=np.int8))
         ticks.append((offset + (hi - lo) / 2, c))
         offset += (hi - lo) + max((hi - lo) * 0.02, 1.0)
+    colors = np.array([[0x1F / 255, 0x4E / 255, 0x79 / 255, 1.0],
+                       [0x7F / 255, 0xA7 / 255, 0xD1 / 255, 1.0]])
+    ax.scatter(np.concatenate(xs), np.concatenate(ys), s=3, c=colors[np.concatenate(cs)],
+               linewidths=0)
     ax.axhline(-np.log10(threshold), color="#c0392b", ls="--", lw=1)
-    ax.set_xticks([t for t, _ in ticks])
-    ax.set_xticklabels([c for _, c in ticks], fontsize=7)
+    ax.set_xticks([t for t, _ in ticks], [c for _, c in ticks], fontsize=7)
     ax.set_xlim(0, max(offset, 1.0))
     ax.set_ylim(0, max(float(np.nanmax(y)) * 1.05 if y.size else 1.0, -np.log10(threshold) * 1.1))
     ax.set_xlabel("chromosome")
-    ax.set_ylabel(r"$-\log_{10}\,p$")
+    ax.set_ylabel(_NEG_LOG10_P)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
     return save_figure(fig, path, dpi=110)
 
 
-def qq(pvalues: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
-    """QQ plot of observed against expected ``-log10 p`` for one or more tests, with lambda GC."""
+def manhattan(sumstats, path: str | os.PathLike, *, p_col: str = "P",
+              threshold: float = 5e-8, title: str | None = None) -> Path:
+    """:func:`manhattan_arrays` of a table with columns CHROM, POS and ``p_col``."""
+    return manhattan_arrays(sumstats["CHROM"].to_numpy(), sumstats["POS"].to_numpy(),
+                            sumstats[p_col].to_numpy(), path, threshold=threshold, title=title)
+
+
+def qq_arrays(pvalues: dict[str, np.ndarray], lambdas: dict[str, float],
+              path: str | os.PathLike) -> Path:
+    """QQ plot of observed against expected ``-log10 p`` for one or more tests.
+
+    ``lambdas`` holds each test's genomic-control lambda for its legend entry.
+    """
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig = plt.figure(figsize=(5, 5))
+    ax = fig.add_axes((0.13, 0.11, 0.82, 0.84))
     top = 1.0
     for label, p in pvalues.items():
-        p = np.sort(np.clip(np.asarray(p, dtype=float)[np.isfinite(p)], 1e-300, 1.0))
+        p = np.asarray(p, dtype=float)
+        p = np.sort(np.clip(p[np.isfinite(p)], 1e-300, 1.0))
         if p.size == 0:
             continue
         expected = -np.log10((np.arange(1, p.size + 1) - 0.5) / p.size)
         obs = -np.log10(p)
         keep = _one_per_pixel(expected, obs)
-        ax.scatter(expected[keep], obs[keep], s=4, linewidths=0, rasterized=True,
-                   label=f"{label} (lambda GC {lambda_gc(p):.3f})")
+        ax.scatter(expected[keep], obs[keep], s=4, linewidths=0,
+                   label=f"{label} (lambda GC {lambdas[label]:.3f})")
         top = max(top, expected.max())
     ax.plot([0, top], [0, top], color="grey", lw=1, ls="--", label="expected under the null")
-    ax.set_xlabel(r"expected $-\log_{10}\,p$")
-    ax.set_ylabel(r"observed $-\log_{10}\,p$")
+    ax.set_xlabel(f"expected {_NEG_LOG10_P}")
+    ax.set_ylabel(f"observed {_NEG_LOG10_P}")
     ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
     return save_figure(fig, path, dpi=110)
+
+
+def qq(pvalues: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
+    """:func:`qq_arrays` with each test's lambda GC computed here."""
+    from gwasrep.assoc.stats import lambda_gc
+
+    return qq_arrays(pvalues, {k: lambda_gc(v) for k, v in pvalues.items()}, path)

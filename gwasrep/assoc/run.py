@@ -11,6 +11,7 @@ finished block is checkpointed (:mod:`~gwasrep.assoc.engine.checkpoint`), which 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
@@ -20,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gwasrep.assoc import plots
 from gwasrep.assoc.config import AssocConfig, GrmConfig
 from gwasrep.assoc.engine.checkpoint import (
     finished_blocks,
@@ -41,6 +41,7 @@ from gwasrep.assoc.kinship import compute_grm_parts
 from gwasrep.assoc.stats import lambda_gc
 from gwasrep.errors import InputError
 from gwasrep.io.atomic import atomic_write_text
+from gwasrep.io.figures import FigureWorker
 from gwasrep.io.fingerprint import digest
 from gwasrep.io.grm import write_grm
 from gwasrep.io.lock import output_lock
@@ -70,7 +71,8 @@ class AssocRun(RunResult):
     wall_time_s: float
 
 
-def run_assoc(cfg: AssocConfig, *, progress: Progress | None = None) -> AssocRun:
+def run_assoc(cfg: AssocConfig, *, progress: Progress | None = None,
+              figures: FigureWorker | None = None) -> AssocRun:
     """Run the association scan described by ``cfg`` and write its outputs.
 
     Parameters
@@ -79,6 +81,9 @@ def run_assoc(cfg: AssocConfig, *, progress: Progress | None = None) -> AssocRun
     progress : Progress, optional
         Stages ``kinship`` and ``null model`` (LMM only), then ``scanning`` after each
         block, in variants.
+    figures : FigureWorker, optional
+        Draws the plots (``cfg.plots``). The CLI starts it before importing the library,
+        so that matplotlib loads in its process meanwhile; by default one starts here.
 
     Returns
     -------
@@ -96,13 +101,18 @@ def run_assoc(cfg: AssocConfig, *, progress: Progress | None = None) -> AssocRun
     out = Path(cfg.out)
     # Held from the start: a second run into the same folder fails at once, and a set-up
     # that fails leaves no folder behind.
-    with output_lock(out):
+    with output_lock(out), contextlib.ExitStack() as stack:
+        # The figures' process imports matplotlib while the inputs are read and scanned.
+        if not cfg.plots:
+            figures = None
+        elif figures is None:
+            figures = stack.enter_context(FigureWorker())
         prep = prepare_inputs(cfg, progress)
-        return _scan(cfg, prep, out, t0, progress)
+        return _scan(cfg, prep, out, t0, progress, figures)
 
 
 def _scan(cfg: AssocConfig, prep: Prepared, out: Path, t0: float,
-          progress: Progress | None) -> AssocRun:
+          progress: Progress | None, figures: FigureWorker | None) -> AssocRun:
     D = prep.state.null.n_traits
     partial = open_partial(cfg, prep)
     blocks = make_blocks(prep.variant_idx, cfg.block_size, prep.state.variant_group)
@@ -143,13 +153,16 @@ def _scan(cfg: AssocConfig, prep: Prepared, out: Path, t0: float,
     if prep.lmm is not None:
         files["variance_components"] = write_variance_components(
             out / "variance_components.tsv", prep.lmm, prep.trait_names)
-    if cfg.plots and len(tested):
-        files["manhattan"] = plots.manhattan(tested, out / "manhattan.png",
-                                             title=f"Multi-trait {'LMM ' if prep.lmm else ''}"
-                                                   f"LRT ({D} df)")
-        files["qq"] = plots.qq({"multi-trait LRT": tested["P"].to_numpy(),
-                                "Bonferroni over dimensions": tested["P_BONF"].to_numpy()},
-                               out / "qq.png")
+    if figures is not None and len(tested):
+        figures.submit("gwasrep.assoc.plots:manhattan_arrays", tested["CHROM"].to_numpy(),
+                       tested["POS"].to_numpy(), tested["P"].to_numpy(), out / "manhattan.png",
+                       title=f"Multi-trait {'LMM ' if prep.lmm else ''}LRT ({D} df)")
+        figures.submit("gwasrep.assoc.plots:qq_arrays",
+                       {"multi-trait LRT": tested["P"].to_numpy(),
+                        "Bonferroni over dimensions": tested["P_BONF"].to_numpy()},
+                       {"multi-trait LRT": lam["P"], "Bonferroni over dimensions": lam["P_BONF"]},
+                       out / "qq.png")
+        files["manhattan"], files["qq"] = figures.results()
     wall = time.perf_counter() - t0
     prep.inputs["bed"]["blocks_crc32_sha256"] = digest(np.array(writer.crcs,
                                                                 dtype=np.int64).tobytes())

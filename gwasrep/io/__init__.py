@@ -9,31 +9,30 @@
 - ``samples``: sample alignment across the .fam and the tables;
 - ``atomic``: temporary file, then rename; ``figures``: PNGs; ``fingerprint``: digests
   for resuming runs.
+
+The names below are imported on first use (PEP 562): a process that draws figures or
+writes a file atomically does not load pandas.
 """
 
-from gwasrep.io.plink import PlinkFileset, open_plink, read_dosages, read_packed, write_plink
-from gwasrep.io.samples import SampleAlignment, align_samples
-from gwasrep.io.tables import (
-    Covariates,
-    Embeddings,
-    read_covariates,
-    read_embeddings,
-    read_id_list,
-    read_table,
-)
+from gwasrep._lazy import lazy_exports
 
-__all__ = [
-    "Covariates",
-    "Embeddings",
-    "PlinkFileset",
-    "SampleAlignment",
-    "align_samples",
-    "open_plink",
-    "read_covariates",
-    "read_dosages",
-    "read_embeddings",
-    "read_id_list",
-    "read_packed",
-    "read_table",
-    "write_plink",
-]
+_LAZY = {
+    "PlinkFileset": ".plink",
+    "open_plink": ".plink",
+    "read_dosages": ".plink",
+    "read_packed": ".plink",
+    "write_plink": ".plink",
+    "SampleAlignment": ".samples",
+    "align_samples": ".samples",
+    "Covariates": ".tables",
+    "Embeddings": ".tables",
+    "read_covariates": ".tables",
+    "read_embeddings": ".tables",
+    "read_id_list": ".tables",
+    "read_table": ".tables",
+}
+
+__all__ = sorted(_LAZY)
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

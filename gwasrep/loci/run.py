@@ -2,7 +2,8 @@
 
 Each takes its ``<Command>Config``, reads the inputs, calls the numerics
 (:mod:`~gwasrep.loci.clump`, :mod:`~gwasrep.loci.recovery`, :mod:`~gwasrep.loci.panel`,
-:mod:`~gwasrep.loci.meta`) and writes the outputs atomically.
+:mod:`~gwasrep.loci.meta`) and writes the outputs atomically. Each command imports only its
+own numerics, so ``gwasrep clump`` loads neither scipy nor matplotlib.
 """
 
 from __future__ import annotations
@@ -19,11 +20,6 @@ from gwasrep.io.plink import open_plink
 from gwasrep.io.sumstats import read_effect_table, read_pvalues
 from gwasrep.io.tables import read_table
 from gwasrep.loci.clump import clump
-from gwasrep.loci.meta import ivw_meta
-from gwasrep.loci.panel import build_panel
-from gwasrep.loci.plots import plot_comparison
-from gwasrep.loci.recovery import compare_methods
-from gwasrep.loci.windows import significance_threshold
 from gwasrep.options import check_options, check_suffix
 from gwasrep.runs import RunResult
 
@@ -139,6 +135,10 @@ class LociRun(RunResult):
 def run_loci(cfg: LociConfig) -> LociRun:
     """Compare methods' loci and write OUT.comparison.tsv, OUT.loci.tsv, OUT.png and, with a
     reference, OUT.reference.tsv (data_specs/loci.md)."""
+    from gwasrep.loci.plots import plot_comparison
+    from gwasrep.loci.recovery import compare_methods
+    from gwasrep.loci.windows import significance_threshold
+
     check_options(cfg)
     names = cfg.method_names()
     if cfg.recovery_r2 is not None and cfg.bed is None:
@@ -194,6 +194,8 @@ class PanelRun(RunResult):
 
 def run_panel(cfg: PanelConfig) -> PanelRun:
     """Write OUT (Parquet) and OUT's ``.dropped.tsv`` (data_specs/panel.md)."""
+    from gwasrep.loci.panel import build_panel
+
     check_options(cfg)
     check_suffix(cfg.out, (".parquet",), what="the panel (Parquet)")
     ext = read_effect_table(cfg.sumstats, require=("ID", "A1", "A2", "BETA", "SE", "P"))
@@ -237,6 +239,8 @@ class MetaRun(RunResult):
 def run_meta(cfg: MetaConfig) -> MetaRun:
     """Read, meta-analyse and write OUT (Parquet or TSV) and OUT's ``.dropped.tsv``
     (data_specs/meta.md)."""
+    from gwasrep.loci.meta import ivw_meta
+
     check_options(cfg)
     check_suffix(cfg.out, (".parquet", ".tsv", ".txt"), what="Parquet (.parquet) or TSV")
     seen = {}

@@ -50,7 +50,7 @@ def test_assoc_builds_assoc_config():
         block_size=64, threads=1, formats=("parquet", "tsv"), plots=False, resume=True,
         lmm="lowrank", grm_extract=Path("g.txt"), grm_kind="centered", grm_maf=0.05,
         loco=True, reml=True, allow_nonconverged=True)
-    assert kw == {"progress": None}
+    assert kw == {"progress": None, "figures": None}  # --no-plots: no figure process
 
 
 def test_assoc_defaults_and_bare_lmm():

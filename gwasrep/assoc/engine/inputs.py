@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gwasrep.assoc.config import AssocConfig
-from gwasrep.assoc.engine.lmm_setup import LmmSetup, prepare_lmm
 from gwasrep.assoc.engine.scan import ScanState, make_scan_state
 from gwasrep.assoc.linear import fit_null
 from gwasrep.assoc.preprocess import preprocess_embeddings
@@ -24,6 +24,9 @@ from gwasrep.io.plink import PlinkFileset, open_plink
 from gwasrep.io.samples import align_samples
 from gwasrep.io.tables import read_covariates, read_embeddings, read_id_list, read_variant_list
 from gwasrep.runs import Progress
+
+if TYPE_CHECKING:  # the LMM set-up (scipy.linalg, the GRM) is imported only for --lmm
+    from gwasrep.assoc.engine.lmm_setup import LmmSetup
 
 __all__ = ["Prepared", "prepare_inputs"]
 
@@ -118,6 +121,8 @@ def prepare_inputs(cfg: AssocConfig, progress: Progress | None = None) -> Prepar
 
     setup = None
     if cfg.lmm is not None:
+        from gwasrep.assoc.engine.lmm_setup import prepare_lmm
+
         setup = prepare_lmm(cfg, fileset, align.fam_idx, pre.E, F, variant_idx,
                             trait_names=pre.names, progress=progress)
         notes += setup.notes

@@ -16,37 +16,29 @@ kinship (GRM) and ``Cg``, ``Cn`` the D x D genetic and noise covariances.
 - :mod:`~gwasrep.assoc.lmm.scan`: the scan with Cg, Cn fixed and one free scale per
   variant, plus the per-dimension GLS tests.
 
-Numerics only: arrays in, dataclasses out.
+Numerics only: arrays in, dataclasses out. The names below are imported on first use
+(PEP 562): the linear scan imports ``lmm.scan`` without the null fit's scipy.optimize.
 """
 
-from gwasrep.assoc.lmm.eigen import KinshipEigen, eigen_from_kinship, eigen_from_standardized
-from gwasrep.assoc.lmm.likelihood import lmm_lml
-from gwasrep.assoc.lmm.null import (
-    LmmNull,
-    NonConvergenceError,
-    describe_nonconvergence,
-    fit_lmm_null,
-)
-from gwasrep.assoc.lmm.scan import (
-    LmmBlockStats,
-    LmmScan,
-    lmm_block_result,
-    lmm_scan_statistics,
-    make_lmm_scan,
-)
+from gwasrep._lazy import lazy_exports
 
-__all__ = [
-    "KinshipEigen",
-    "LmmBlockStats",
-    "LmmNull",
-    "LmmScan",
-    "NonConvergenceError",
-    "describe_nonconvergence",
-    "eigen_from_kinship",
-    "eigen_from_standardized",
-    "fit_lmm_null",
-    "lmm_block_result",
-    "lmm_lml",
-    "lmm_scan_statistics",
-    "make_lmm_scan",
-]
+_LAZY = {
+    "KinshipEigen": ".eigen",
+    "eigen_from_kinship": ".eigen",
+    "eigen_from_standardized": ".eigen",
+    "lmm_lml": ".likelihood",
+    "LmmNull": ".null",
+    "NonConvergenceError": ".null",
+    "describe_nonconvergence": ".null",
+    "fit_lmm_null": ".null",
+    "LmmBlockStats": ".scan",
+    "LmmScan": ".scan",
+    "lmm_block_result": ".scan",
+    "lmm_scan_statistics": ".scan",
+    "make_lmm_scan": ".scan",
+}
+
+__all__ = sorted(_LAZY)
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

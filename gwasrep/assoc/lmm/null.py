@@ -9,7 +9,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg, optimize
+from scipy import linalg
 
 from gwasrep.assoc.lmm.eigen import KinshipEigen
 from gwasrep.assoc.lmm.likelihood import RotatedData, lml_terms, rotate
@@ -244,6 +244,8 @@ def fit_lmm_null(Y: np.ndarray, F: np.ndarray | None, eig: KinshipEigen, *,
     for Cg0, Cn0 in starts[:max(1, n_starts)]:
         x0 = _pack(Cg0, Cn0)
         x0[diag_pos] = np.maximum(x0[diag_pos], lo + 1.0)
+        from scipy import optimize  # 0.25 s to import: only when an LMM is fitted
+
         res = optimize.minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
                                 options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-9,
                                          "maxcor": 30})
