@@ -9,10 +9,12 @@ Two kinds, both with missing calls mean-imputed (contributing 0 after centring):
 variant is used when its MAF among those samples is at least ``maf_min`` and
 its missing fraction at most ``max_missing``; monomorphic variants never are.
 
-The full matrix is accumulated block by block (one ``Z_b Z_b^T`` product per
-block); for the low-rank (FaST-LMM) path the N x S matrix ``Z`` itself is kept
-instead. Leave-one-chromosome-out GRMs subtract one chromosome's part from
-the total: ``K_-c = (sum_all - sum_c) / (S - S_c)``.
+The full matrix is accumulated block by block: a numba kernel turns the packed .bed
+bytes into ``Z_b`` (:mod:`gwasrep.assoc._grm_kernels`, exactly :func:`standardize_block`'s
+values) and one symmetric rank-k update (BLAS dsyrk, one triangle, float64) adds
+``Z_b Z_b^T``; the other triangle is filled once at the end. For the low-rank
+(FaST-LMM) path the N x S matrix ``Z`` itself is kept instead. Leave-one-chromosome-out
+GRMs subtract one chromosome's part from the total: ``K_-c = (sum_all - sum_c) / (S - S_c)``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gwasrep.errors import InputError
-from gwasrep.io.plink import PlinkFileset, read_dosages
+from gwasrep.io.plink import PlinkFileset, read_packed
 from gwasrep.runs import Progress
 
 __all__ = ["GRM_KINDS", "GrmParts", "compute_grm_parts", "standardize_block"]
@@ -125,39 +127,50 @@ def compute_grm_parts(fileset: PlinkFileset, sample_idx: np.ndarray, variant_idx
     progress : Progress, optional
         Stage ``kinship``, in variants read.
     """
+    from scipy.linalg.blas import dsyrk
+
+    from gwasrep.assoc._grm_kernels import standardize_packed
+
+    if kind not in GRM_KINDS:
+        raise InputError(f"GRM kind {kind!r}: expected one of {', '.join(GRM_KINDS)}")
     variant_idx = np.asarray(variant_idx, dtype=np.int64)
+    sample_idx = np.asarray(sample_idx, dtype=np.int64)
     N = len(sample_idx)
     chrom_all = fileset.bim["CHROM"].to_numpy().astype(str)
     parts = GrmParts(kind=kind, variant_idx=np.empty(0, np.int64), chrom=np.empty(0, str))
-    if not keep_z:
-        parts.num = np.zeros((N, N))
     used_idx, zs = [], []
     total = variant_idx.size
-    # Blocks never span chromosomes, so each block adds to one LOCO part.
+    Zbuf = np.empty((N, min(block_size, max(total, 1))), order="F")
+    # Blocks never span chromosomes. Each chromosome's Z Z^T is one rank-k update (dsyrk,
+    # upper triangle) per block into its own accumulator, added to the total at its end.
     bounds = np.flatnonzero(np.diff(np.r_[-1, np.unique(chrom_all[variant_idx],
                                                         return_inverse=True)[1], -1]))
+    num = None if keep_z else np.zeros((N, N), order="F")
     done = 0
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        acc = np.zeros((N, N), order="F") if loco and not keep_z else num
+        any_used = False
         for lo in range(a, b, block_size):
             idx = variant_idx[lo:min(b, lo + block_size)]
-            X = read_dosages(fileset, idx, sample_idx)
-            Z, used = standardize_block(X, kind, maf_min=maf_min, max_missing=max_missing)
-            if used.any():
+            packed = read_packed(fileset.bed_path, idx, fileset.n_samples)
+            used = np.zeros(idx.size, dtype=np.bool_)
+            k = standardize_packed(packed, sample_idx, kind == "standardized", float(maf_min),
+                                   float(max_missing), Zbuf, used)
+            if k:
+                any_used = True
                 used_idx.append(idx[used])
                 if keep_z:
-                    zs.append(Z)
+                    zs.append(Zbuf[:, :k].copy())
                 else:
-                    block = Z @ Z.T
-                    parts.num += block
-                    if loco:
-                        c = chrom_all[idx[0]]
-                        if c in parts.num_by_chrom:
-                            parts.num_by_chrom[c] += block
-                        else:
-                            parts.num_by_chrom[c] = block
+                    dsyrk(1.0, Zbuf[:, :k], beta=1.0, c=acc, trans=0, lower=0, overwrite_c=1)
             done += idx.size
             if progress:
                 progress(done, total, "kinship")
+        if acc is not num and any_used:
+            num += acc
+            parts.num_by_chrom[str(chrom_all[variant_idx[a]])] = _symmetric(acc)
+    if num is not None:
+        parts.num = _symmetric(num)
     if not used_idx:
         raise InputError(f"no variant usable for the GRM: all {total:,} candidates are "
                          f"monomorphic, have MAF < {maf_min} or missing fraction > {max_missing}")
@@ -166,3 +179,16 @@ def compute_grm_parts(fileset: PlinkFileset, sample_idx: np.ndarray, variant_idx
     if keep_z:
         parts.Z = np.hstack(zs)
     return parts
+
+
+def _symmetric(a: np.ndarray, tile: int = 512) -> np.ndarray:
+    """The full symmetric matrix from its upper triangle (what dsyrk writes), in place,
+    one tile of columns at a time (no N x N temporary)."""
+    n = a.shape[0]
+    for j0 in range(0, n, tile):
+        j1 = min(n, j0 + tile)
+        a[j0:j1, :j0] = a[:j0, j0:j1].T
+        blk = a[j0:j1, j0:j1]
+        il = np.tril_indices(j1 - j0, -1)
+        blk[il] = blk.T[il]
+    return a

@@ -1,0 +1,71 @@
+"""numba kernel of the GRM: packed .bed bytes straight to the standardized (or centred) block.
+
+:func:`standardize_packed` gives, for a block of variants, exactly the columns that
+``standardize_block(read_dosages(...))`` gives (the same float operations in the same
+order: ``x - mean``, then the division by ``sqrt(2p(1 - p))``), without the dense
+dosage matrix and its NaN passes. Per-variant counts of the three genotypes decide
+which variants are used: observed, polymorphic (two genotypes or more: the variance is
+then positive, and exactly zero otherwise), MAF and missing fraction within bounds.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+__all__ = ["standardize_packed"]
+
+
+@njit(cache=True, nogil=True)
+def standardize_packed(packed, sample_idx, standardized, maf_min, max_missing, Z,
+                       used):  # pragma: no cover - compiled
+    """Fill the first columns of ``Z`` with the used variants of a block; return their count.
+
+    packed : uint8 (m, n_bytes), the block's .bed rows; sample_idx : int64 (N,), .fam
+    positions in the GRM's row order; standardized : bool (GCTA's standardization, else
+    GEMMA's centring); Z : float64 (N, >= m), F-contiguous, overwritten; used : bool (m,),
+    set True for the variants written to Z, in order.
+    """
+    N = sample_idx.size
+    m = packed.shape[0]
+    k = 0
+    for j in range(m):
+        row = packed[j]
+        n_hom = 0
+        n_het = 0
+        n_ref = 0
+        for i in range(N):
+            s = sample_idx[i]
+            code = (row[s >> 2] >> ((s & 3) << 1)) & 3
+            if code == 0:
+                n_hom += 1
+            elif code == 2:
+                n_het += 1
+            elif code == 3:
+                n_ref += 1
+        n_obs = n_hom + n_het + n_ref
+        used[j] = False
+        if n_obs == 0:
+            continue
+        n_classes = (n_hom > 0) + (n_het > 0) + (n_ref > 0)
+        mean = (2.0 * n_hom + 1.0 * n_het) / n_obs
+        p = mean / 2
+        maf = min(p, 1 - p)
+        miss = 1 - n_obs / N
+        if n_classes < 2 or maf < maf_min or miss > max_missing:
+            continue
+        used[j] = True
+        scale = 1.0
+        if standardized:
+            scale = math.sqrt(2 * p * (1 - p))
+        for i in range(N):
+            s = sample_idx[i]
+            code = (row[s >> 2] >> ((s & 3) << 1)) & 3
+            if code == 1:
+                Z[i, k] = 0.0
+            else:
+                z = (2.0 if code == 0 else (1.0 if code == 2 else 0.0)) - mean
+                Z[i, k] = z / scale if standardized else z
+        k += 1
+    return k
