@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 __all__ = ["standardize_packed"]
@@ -29,21 +30,20 @@ def standardize_packed(packed, sample_idx, standardized, maf_min, max_missing, Z
     """
     N = sample_idx.size
     m = packed.shape[0]
+    counts = np.zeros(4, dtype=np.int64)
+    codes = np.empty(N, dtype=np.uint8)
+    value = np.zeros(4)
     k = 0
     for j in range(m):
         row = packed[j]
-        n_hom = 0
-        n_het = 0
-        n_ref = 0
+        counts[:] = 0
+        # Branch-free: the codes are random, so a branch per call mispredicts often.
         for i in range(N):
             s = sample_idx[i]
             code = (row[s >> 2] >> ((s & 3) << 1)) & 3
-            if code == 0:
-                n_hom += 1
-            elif code == 2:
-                n_het += 1
-            elif code == 3:
-                n_ref += 1
+            codes[i] = code
+            counts[code] += 1
+        n_hom, n_het, n_ref = counts[0], counts[2], counts[3]
         n_obs = n_hom + n_het + n_ref
         used[j] = False
         if n_obs == 0:
@@ -56,16 +56,17 @@ def standardize_packed(packed, sample_idx, standardized, maf_min, max_missing, Z
         if n_classes < 2 or maf < maf_min or miss > max_missing:
             continue
         used[j] = True
-        scale = 1.0
+        # The value of each code: x - mean (divided by the scale), 0 for a missing call.
+        value[0] = 2.0 - mean
+        value[1] = 0.0
+        value[2] = 1.0 - mean
+        value[3] = 0.0 - mean
         if standardized:
             scale = math.sqrt(2 * p * (1 - p))
+            value[0] /= scale
+            value[2] /= scale
+            value[3] /= scale
         for i in range(N):
-            s = sample_idx[i]
-            code = (row[s >> 2] >> ((s & 3) << 1)) & 3
-            if code == 1:
-                Z[i, k] = 0.0
-            else:
-                z = (2.0 if code == 0 else (1.0 if code == 2 else 0.0)) - mean
-                Z[i, k] = z / scale if standardized else z
+            Z[i, k] = value[codes[i]]
         k += 1
     return k
