@@ -12,6 +12,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from gwasrep.io.atomic import atomic_path
@@ -51,6 +52,7 @@ class FigureWorker:
 
     def __init__(self) -> None:
         self._jobs: list[tuple[str, tuple, dict]] = []
+        self._writer: threading.Thread | None = None
         self._proc = None
         try:
             self._proc = subprocess.Popen(
@@ -61,16 +63,30 @@ class FigureWorker:
             self._proc = None
 
     def submit(self, func: str, *args, **kwargs) -> None:
+        """Queue a call; the arguments are written to the process by a thread, so the
+        caller does not wait while the process is still importing matplotlib."""
         self._jobs.append((func, args, kwargs))
         if self._proc is not None:
-            try:
-                pickle.dump((func, args, kwargs), self._proc.stdin)
-                self._proc.stdin.flush()
-            except OSError:
-                self._stop()
+            data = pickle.dumps((func, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+            previous, stdin = self._writer, self._proc.stdin
+
+            def write() -> None:
+                if previous is not None:
+                    previous.join()
+                try:
+                    stdin.write(data)
+                    stdin.flush()
+                except (OSError, ValueError):  # the process died: results() draws here
+                    pass
+
+            self._writer = threading.Thread(target=write, daemon=True)
+            self._writer.start()
 
     def results(self) -> list:
         out = []
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
         if self._proc is not None:
             try:
                 self._proc.stdin.close()
@@ -93,6 +109,11 @@ class FigureWorker:
         return out
 
     def _stop(self) -> None:
+        if self._writer is not None and self._proc is not None:
+            if self._writer.is_alive():
+                self._proc.terminate()  # unblocks a writer waiting on a full pipe
+            self._writer.join()
+            self._writer = None
         if self._proc is not None:
             if self._proc.poll() is None:
                 self._proc.terminate()  # the worker unwinds: no temporary file is left
