@@ -20,7 +20,8 @@ from gwasrep.io._bed_codes import BYTE_DOSAGES
 #: larger ones with the numba kernel, whose one-off load (~0.3 s) then pays off.
 NUMPY_DECODE_MAX = 1 << 22
 
-__all__ = ["PlinkFileset", "open_plink", "read_dosages", "read_packed", "write_plink"]
+__all__ = ["PlinkFileset", "open_plink", "read_dosages", "read_packed", "read_packed_span",
+           "write_plink"]
 
 BED_MAGIC = bytes([0x6C, 0x1B, 0x01])
 BIM_COLUMNS = ["CHROM", "ID", "CM", "POS", "A1", "A2"]
@@ -148,6 +149,29 @@ def read_packed(bed_path: str | os.PathLike, variant_idx: np.ndarray, n_samples:
         out = mm[variant_idx]
     del mm
     return out
+
+
+def read_packed_span(bed_path: str | os.PathLike, lo: int, hi: int, n_samples: int,
+                     out: np.ndarray | None = None) -> np.ndarray:
+    """The packed .bed bytes of variants ``lo..hi - 1``, read with one ``readinto``.
+
+    ``out`` (uint8, C-contiguous, at least ``hi - lo`` rows of ``ceil(n_samples / 4)``
+    bytes) is filled and its first ``hi - lo`` rows returned, so a caller reading a file
+    by spans reuses one buffer (no fresh pages, no memory map).
+    """
+    bpv = (n_samples + 3) // 4
+    if out is None:
+        out = np.empty((hi - lo, bpv), dtype=np.uint8)
+    view = out[:hi - lo]
+    if not view.flags.c_contiguous or view.shape != (hi - lo, bpv):
+        raise ValueError(f"out: expected a C-contiguous uint8 buffer of at least {hi - lo} "
+                         f"rows x {bpv} bytes, got {out.shape}")
+    with open(bed_path, "rb") as fh:
+        fh.seek(3 + lo * bpv)
+        got = fh.readinto(memoryview(view).cast("B"))
+    if got != view.nbytes:
+        raise InputError(f"{bed_path}: truncated (variants {lo:,}..{hi - 1:,} not all present)")
+    return view
 
 
 def read_dosages(fileset: PlinkFileset, variant_idx=None, sample_idx=None,

@@ -23,8 +23,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
 
-__all__ = ["clump_greedy", "em_r2_from_table", "genotype_bits", "genotype_table", "pair_r2",
-           "table_r2"]
+__all__ = ["clump_greedy", "clump_packed", "em_r2_from_table", "genotype_bits", "genotype_table",
+           "packed_bits", "packed_rows_bits", "pair_r2", "table_r2"]
 
 
 @intrinsic
@@ -57,6 +57,95 @@ def genotype_bits(geno):  # pragma: no cover - compiled
             elif g == 1:
                 bits[v, 1, w] |= bit
     return bits
+
+
+_EVEN = np.uint64(0x5555555555555555)
+
+
+@njit(cache=True, inline="always")
+def _even_bits(x):  # pragma: no cover - compiled
+    """The 32 even bits of ``x`` packed into the low half (bit 2k -> bit k)."""
+    x &= _EVEN
+    x = (x | (x >> np.uint64(1))) & np.uint64(0x3333333333333333)
+    x = (x | (x >> np.uint64(2))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    x = (x | (x >> np.uint64(4))) & np.uint64(0x00FF00FF00FF00FF)
+    x = (x | (x >> np.uint64(8))) & np.uint64(0x0000FFFF0000FFFF)
+    return (x | (x >> np.uint64(16))) & np.uint64(0x00000000FFFFFFFF)
+
+
+@njit(cache=True, inline="always")
+def _load64(row, b0, bpv):  # pragma: no cover - compiled
+    """Bytes ``row[b0:b0 + 8]`` as a little-endian uint64 (zero past ``bpv``)."""
+    x = np.uint64(0)
+    if b0 + 8 <= bpv:
+        for k in range(8):
+            x |= np.uint64(row[b0 + k]) << np.uint64(8 * k)
+    else:
+        for k in range(max(0, bpv - b0)):
+            x |= np.uint64(row[b0 + k]) << np.uint64(8 * k)
+    return x
+
+
+@njit(cache=True, nogil=True)
+def packed_bits(packed, dest, sample_idx, all_samples, bits):  # pragma: no cover - compiled
+    """Bit planes straight from packed .bed rows, as :func:`genotype_bits` builds them:
+    :func:`packed_rows_bits` of every row of ``packed`` in order."""
+    src = np.arange(dest.shape[0])
+    packed_rows_bits(packed, src, dest, sample_idx, all_samples, bits)
+
+
+@njit(cache=True, nogil=True)
+def packed_rows_bits(packed, src, dest, sample_idx, all_samples,
+                     bits):  # pragma: no cover - compiled
+    """Bit planes of rows ``packed[src[r]]`` into ``bits[dest[r]]``, as :func:`genotype_bits`
+    builds them.
+
+    packed : uint8 (n_rows, bytes_per_variant), .bed codes (0 hom A1, 1 missing, 2 het,
+    3 hom A2); src, dest : int64 (n_rows,), the packed row read and the row of ``bits``
+    it fills;
+    sample_idx : int64 (n,), .fam positions, in the planes' sample order; all_samples :
+    True when ``sample_idx`` is ``arange(n_samples)`` (64 samples per step, no gather);
+    bits : uint64 (n_var, 3, ceil(n / 64)), planes A1 count == 2, == 1, called.
+    """
+    bpv = packed.shape[1]
+    n_rows = dest.shape[0]
+    n = sample_idx.shape[0]
+    W = bits.shape[2]
+    ones = ~np.uint64(0)
+    tail = n & 63
+    last = ones if tail == 0 else (np.uint64(1) << np.uint64(tail)) - np.uint64(1)
+    for r in range(n_rows):
+        row = packed[src[r]]
+        out = bits[dest[r]]
+        if all_samples:
+            for w in range(W):
+                x0 = _load64(row, 16 * w, bpv)
+                x1 = _load64(row, 16 * w + 8, bpv)
+                lo = _even_bits(x0) | (_even_bits(x1) << np.uint64(32))
+                hi = (_even_bits(x0 >> np.uint64(1))
+                      | (_even_bits(x1 >> np.uint64(1)) << np.uint64(32)))
+                m = last if w == W - 1 else ones
+                out[0, w] = ~(lo | hi) & m
+                out[1, w] = ~lo & hi & m
+                out[2, w] = (~lo | hi) & m
+        else:
+            a2 = a1 = ac = np.uint64(0)
+            for i in range(n):
+                s = sample_idx[i]
+                code = (row[s >> 2] >> ((s & 3) << 1)) & 3
+                bit = np.uint64(1) << np.uint64(i & 63)
+                if code != 1:
+                    ac |= bit
+                    if code == 0:
+                        a2 |= bit
+                    elif code == 2:
+                        a1 |= bit
+                if (i & 63) == 63 or i == n - 1:
+                    w = i >> 6
+                    out[0, w] = a2
+                    out[1, w] = a1
+                    out[2, w] = ac
+                    a2 = a1 = ac = np.uint64(0)
 
 
 @njit(cache=True, nogil=True)
@@ -295,3 +384,14 @@ def clump_greedy(bits, chrom, pos, order, is_index, window, r2_min, phased,
                     if _r2_exceeds(t, phased, r2_min):
                         clump_of[j] = i
                 j += step
+
+
+@njit(cache=True, nogil=True)
+def clump_packed(packed, src, dest, sample_idx, all_samples, bits, chrom, pos, order,
+                 is_index, window, r2_min, phased, clump_of):  # pragma: no cover - compiled
+    """:func:`packed_rows_bits` of a chunk of packed rows, then, when ``order`` is not empty,
+    :func:`clump_greedy` over the whole pool: the one kernel ``clump`` dispatches (chunks
+    before the last pass an empty ``order``), so a command loads one cached kernel."""
+    packed_rows_bits(packed, src, dest, sample_idx, all_samples, bits)
+    if order.shape[0] > 0:
+        clump_greedy(bits, chrom, pos, order, is_index, window, r2_min, phased, clump_of)

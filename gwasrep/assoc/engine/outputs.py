@@ -61,6 +61,8 @@ def block_frame(bim: pd.DataFrame, idx: np.ndarray, res: dict, D: int) -> pd.Dat
 EXCLUDED_COLUMNS = ["CHROM", "POS", "ID", "A1", "A1_FREQ", "OBS_CT", "MISSING_FRAC", "REASON"]
 #: Columns kept in memory for the summary, lambda GC and the plots.
 _KEEP = ["CHROM", "POS", "ID", "A1", "A1_FREQ", "P", "P_BONF", "LRT"]
+#: The block results behind the columns of :data:`_KEEP` and the ``P_k``.
+_KEPT_FIELDS = ("a1_freq", "p", "p_bonf", "lrt", "p_dim")
 
 
 class SumstatsWriter:
@@ -78,7 +80,8 @@ class SumstatsWriter:
         self.blocks, self.done, self.partial = blocks, done, partial
         self.files = {f"sumstats_{fmt}": self.out / f"sumstats.{fmt}" for fmt in formats}
         self.crcs: list[int] = []
-        self._kept: list[pd.DataFrame] = []
+        self._kept: list[tuple[np.ndarray, dict]] = []
+        self._bim_arrow: dict[str, pa.Array] | None = None
         self._excluded: list[pd.DataFrame] = []
         self._ready: dict[int, dict] = {}
         self._next = 0
@@ -119,24 +122,64 @@ class SumstatsWriter:
             i, idx = self.blocks[self._next]
             res = self._ready.pop(i) if i in self._ready else load_block(self.partial, i)
             self.crcs.append(int(res["crc32"][0]))
-            frame = block_frame(self.bim, idx, res, D)
-            ok = frame["_reason"].to_numpy() == ""
+            res = {k: v for k, v in res.items() if k != "crc32"}
+            ok = res["reason"] == ""
             if not ok.all():
-                self._excluded.append(frame.loc[~ok, EXCLUDED_COLUMNS[:-1] + ["_reason"]]
+                bad = block_frame(self.bim, idx[~ok], {k: v[~ok] for k, v in res.items()}, D)
+                self._excluded.append(bad[EXCLUDED_COLUMNS[:-1] + ["_reason"]]
                                       .rename(columns={"_reason": "REASON"}))
-            frame = frame.loc[ok].drop(columns="_reason")
-            self._kept.append(frame[_KEEP + [f"P_{k + 1}" for k in range(D)]])
+                idx = idx[ok]
+                res = {k: v[ok] for k, v in res.items()}
+            self._kept.append((idx, {k: res[k] for k in _KEPT_FIELDS}))
             if self._parquet is not None:
-                self._parquet.write_table(pa.Table.from_pandas(frame, schema=self._parquet.schema,
-                                                               preserve_index=False))
+                self._parquet.write_table(self._arrow_table(idx, res))
             if "tsv" in self._tmp:
+                frame = block_frame(self.bim, idx, res, D).drop(columns="_reason")
                 frame.to_csv(self._tmp["tsv"], sep="\t", index=False, na_rep="NA",
                              float_format="%.10g", header=(i == 0), mode="w" if i == 0 else "a")
             self._next += 1
 
+    def _arrow_table(self, idx: np.ndarray, res: dict) -> pa.Table:
+        """The rows of :func:`block_frame` as an Arrow table of :func:`sumstats_schema`.
+
+        Built from the arrays directly (as ``pa.Table.from_pandas`` would: NaN and None
+        are nulls), the .bim's text columns converted to Arrow once per run.
+        """
+        if self._bim_arrow is None:
+            self._bim_arrow = {c: pa.array(self.bim[c].to_numpy(), type=pa.string(),
+                                           from_pandas=True) for c in ("CHROM", "ID", "A1", "A2")}
+        take = pa.array(idx)
+        text = {c: a.take(take) for c, a in self._bim_arrow.items()}
+        D = self.D
+
+        def num(x, t):
+            return pa.array(x, type=t, from_pandas=True)
+
+        f64, i64 = pa.float64(), pa.int64()
+        cols = [text["CHROM"], num(self.bim["POS"].to_numpy()[idx], i64), text["ID"], text["A2"],
+                text["A1"], text["A1"], num(res["a1_freq"], f64),
+                num(res["obs_ct"].astype(np.int64), i64), num(res["missing_frac"], f64),
+                num(res["lrt"], f64), num(np.full(len(idx), D, dtype=np.int64), i64),
+                num(res["p"], f64), num(res["p_bonf"], f64)]
+        for k in range(D):
+            cols += [num(res["beta"][:, k], f64), num(res["se"][:, k], f64),
+                     num(res["p_dim"][:, k], f64)]
+        return pa.Table.from_arrays(cols, schema=self._parquet.schema)
+
     def tested(self) -> pd.DataFrame:
         """The tested variants (the summary columns), in variant order."""
-        return pd.concat(self._kept, ignore_index=True)
+        kept = self._kept or [(np.zeros(0, dtype=np.int64),
+                               {k: np.zeros((0, self.D) if k == "p_dim" else 0)
+                                for k in _KEPT_FIELDS})]
+        idx = np.concatenate([i for i, _ in kept])
+        res = {k: np.concatenate([r[k] for _, r in kept]) for k in _KEPT_FIELDS}
+        b = self.bim.iloc[idx]
+        cols = {"CHROM": b["CHROM"].to_numpy(), "POS": b["POS"].to_numpy(),
+                "ID": b["ID"].to_numpy(), "A1": b["A1"].to_numpy(), "A1_FREQ": res["a1_freq"],
+                "P": res["p"], "P_BONF": res["p_bonf"], "LRT": res["lrt"]}
+        for k in range(self.D):
+            cols[f"P_{k + 1}"] = res["p_dim"][:, k]
+        return pd.DataFrame(cols)
 
     def excluded(self) -> pd.DataFrame:
         """The untested variants with their reason (:data:`EXCLUDED_COLUMNS`)."""

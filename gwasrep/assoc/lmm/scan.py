@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from gwasrep.assoc.genotypes import center_dosages
+from gwasrep.assoc.genotypes import CenteredDosages
 from gwasrep.assoc.lmm.likelihood import gen_eig
 from gwasrep.assoc.lmm.null import LmmNull
 from gwasrep.assoc.results import AssocResult, BlockMoments, untested_reasons
@@ -43,6 +43,9 @@ class LmmScan:
     n_traits: int
     n_covariates: int
     lml0: float
+    #: ``[rho | VinvF]``, (N, 2D (1 + K)), F-contiguous: one product ``Gc^T RV`` per block
+    #: gives both ``a`` and ``c`` (built by :func:`make_lmm_scan`; None: concatenated per block).
+    RV: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
@@ -79,8 +82,9 @@ def make_lmm_scan(null: LmmNull, Y: np.ndarray, F: np.ndarray | None) -> LmmScan
         rho[:, t] = e + U @ (Dw[:, t] * et)
         rss0[t] = e @ e + (Dw[:, t] * et) @ et
         VinvF[:, t * K:(t + 1) * K] = F1 + U @ (Dw[:, [t]] * Ft)
+    RV = np.asfortranarray(np.hstack([rho, VinvF]))
     return LmmScan(U=U, Dw=Dw, rho=rho, VinvF=VinvF, chol_A=chol_A, rss0=rss0, n_traits=D,
-                   n_covariates=K, lml0=null.lml)
+                   n_covariates=K, lml0=null.lml, RV=RV)
 
 
 @dataclass
@@ -94,13 +98,16 @@ class LmmBlockStats:
     collinear: np.ndarray  # (m,) bool
 
 
-def lmm_scan_statistics(scan: LmmScan, Gc: np.ndarray) -> LmmBlockStats:
+def lmm_scan_statistics(scan: LmmScan, Gc: np.ndarray,
+                        gg: np.ndarray | None = None) -> LmmBlockStats:
     """Multi-trait LRT and per-dimension LMM tests of a block of genotypes.
 
     Parameters
     ----------
     Gc : ndarray of shape (N, m)
-        Centred, mean-imputed dosages (no NaN).
+        Centred, mean-imputed dosages (no NaN); F-contiguous float64 avoids a copy.
+    gg : ndarray of shape (m,), optional
+        ``sum_i Gc_ij^2`` when already known.
 
     Notes
     -----
@@ -110,17 +117,22 @@ def lmm_scan_statistics(scan: LmmScan, Gc: np.ndarray) -> LmmBlockStats:
     ``rss1_t = rss0_t - a_t^2 / gt_t``. The multi-trait LRT with one free
     scale is ``N D log(sum_j rss0_j / sum_j rss1_j)`` over the rotated traits;
     per dimension, ``beta = a / gt`` with ``se^2 = rss1 / (N - K - 1) / gt``.
-    The cost is one (r x N) by (N x m) product for the rotation plus
-    (N x m) by (N x 2D(K+1)) products.
+    The cost is one (r x N) by (N x m) product for the rotation (r N m multiply-adds,
+    the only term quadratic in N) plus one (m x N) by (N x 2D(K+1)) product and
+    O(m (r D + D K^2)) elementwise work.
     """
     N, D, K = scan.n_samples, scan.n_traits, scan.n_covariates
     T = 2 * D
     m = Gc.shape[1]
-    Gt = scan.U.T @ Gc                                          # (r, m)
-    a = Gc.T @ scan.rho                                         # (m, T)
-    gg = np.einsum("im,im->m", Gc, Gc)
-    b = gg[:, None] + (Gt**2).T @ scan.Dw                        # (m, T)
-    c = (Gc.T @ scan.VinvF).reshape(m, T, K)                    # (m, T, K)
+    Gt = scan.U.T @ Gc                                          # (r, m): one dgemm
+    RV = scan.RV if scan.RV is not None else np.hstack([scan.rho, scan.VinvF])
+    ac = Gc.T @ RV                                              # (m, T (1 + K)): one dgemm
+    a = ac[:, :T]                                               # (m, T)
+    c = ac[:, T:].reshape(m, T, K)                              # (m, T, K)
+    if gg is None:
+        gg = np.einsum("im,im->m", Gc, Gc)
+    np.square(Gt, out=Gt)
+    b = gg[:, None] + Gt.T @ scan.Dw                            # (m, T)
     gt = np.empty((m, T))
     for t in range(T):
         z = linalg.solve_triangular(scan.chol_A[t], c[:, t, :].T, lower=True,
@@ -151,11 +163,11 @@ def lmm_block_result(scan: LmmScan, G: np.ndarray, *, maf: float = 0.0, geno: fl
         A1 dosages, NaN for missing calls (mean-imputed).
     """
     N, D, K = scan.n_samples, scan.n_traits, scan.n_covariates
-    cd = center_dosages(G, N)
+    cd, gg = _center(G, N)
     Gc = cd.Gc
-    mom = BlockMoments(gX=np.empty((Gc.shape[1], 0)), gg=np.einsum("im,im->m", Gc, Gc),
+    mom = BlockMoments(gX=np.empty((Gc.shape[1], 0)), gg=gg,
                        a1_freq=cd.a1_freq, obs_ct=cd.obs_ct, missing_frac=cd.missing_frac)
-    st = lmm_scan_statistics(scan, Gc)
+    st = lmm_scan_statistics(scan, Gc, gg)
     reason = untested_reasons(mom, st.collinear, maf=maf, geno=geno)
     ok = reason == ""
     df_resid = N - K - 1
@@ -172,3 +184,20 @@ def lmm_block_result(scan: LmmScan, G: np.ndarray, *, maf: float = 0.0, geno: fl
                        missing_frac=mom.missing_frac, reason=reason, df=D, df_resid=df_resid,
                        lml0=scan.lml0, C0=null.Cn if null is not None else np.full((D, D), np.nan),
                        lmm=null)
+
+
+def _center(G: np.ndarray, n_samples: int) -> tuple[CenteredDosages, np.ndarray]:
+    """:func:`~gwasrep.assoc.genotypes.center_dosages` in one compiled pass per variant
+    (mean imputation, the same numbers), into a new F-contiguous block, with ``gg``."""
+    from gwasrep.assoc.genotypes import center_dosages
+    from gwasrep.io._bed_kernels import center_dense
+
+    G = np.asarray(G, dtype=np.float64)
+    if G.ndim != 2 or G.shape[0] != n_samples:
+        cd = center_dosages(G, n_samples)  # 1-D input, or the error for a wrong shape
+        return cd, np.einsum("im,im->m", cd.Gc, cd.Gc)
+    m = G.shape[1]
+    Gc = np.empty(G.shape, order="F")
+    obs_ct, mean, gg = np.empty(m, dtype=np.int64), np.empty(m), np.empty(m)
+    center_dense(G, Gc, obs_ct, mean, gg)
+    return CenteredDosages(Gc=Gc, mean=mean, obs_ct=obs_ct), gg
