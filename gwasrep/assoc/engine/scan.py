@@ -22,7 +22,7 @@ from gwasrep.assoc.engine._scan_kernels import (
 from gwasrep.assoc.linear import NullModel, block_moments_from_packed, scan_statistics
 from gwasrep.assoc.lmm.scan import LmmScan, lmm_block_result
 from gwasrep.io._bed_kernels import decode_dosages
-from gwasrep.io.plink import read_packed
+from gwasrep.io.plink import read_packed, read_packed_span
 
 __all__ = ["BLOCK_FIELDS", "ScanState", "make_scan_state", "scan_block"]
 
@@ -151,21 +151,9 @@ def scan_block(state: ScanState, variant_idx: np.ndarray) -> dict[str, np.ndarra
 def _read_packed(bed_path: str, variant_idx: np.ndarray, n_fam: int) -> np.ndarray:
     """:func:`gwasrep.io.plink.read_packed`; a run of consecutive variants by one read."""
     idx = np.asarray(variant_idx, dtype=np.int64)
-    m = idx.size
-    if m == 0 or idx[-1] - idx[0] != m - 1 or np.any(np.diff(idx) != 1):
+    if idx.size == 0 or idx[-1] - idx[0] != idx.size - 1 or np.any(np.diff(idx) != 1):
         return read_packed(bed_path, idx, n_fam)
-    bpv = (n_fam + 3) // 4
-    out = np.empty((m, bpv), dtype=np.uint8)
-    with open(bed_path, "rb", buffering=0) as fh:
-        fh.seek(3 + int(idx[0]) * bpv)
-        view = memoryview(out).cast("B")
-        got = 0
-        while got < out.nbytes:
-            n = fh.readinto(view[got:])
-            if not n:
-                raise EOFError(f"{bed_path}: truncated .bed (variant {int(idx[-1]) + 1:,})")
-            got += n
-    return out
+    return read_packed_span(bed_path, int(idx[0]), int(idx[-1]) + 1, n_fam)
 
 
 def _as_block(res, packed: np.ndarray) -> dict[str, np.ndarray]:
