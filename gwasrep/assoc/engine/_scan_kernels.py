@@ -49,7 +49,8 @@ from numba import njit, types
 from numba.core import config
 
 __all__ = ["BYTE_MISSING", "LUT_SIGNATURE", "N_PATTERNS", "NIBBLE_INDEX", "PATTERN_DOSAGE", "TILE",
-           "build_byte_table", "compile_with_slp", "compiled", "count_base", "new_byte_table",
+           "build_byte_table", "compile_with_slp", "compiled", "count_base", "lut_inputs",
+           "new_byte_table",
            "packed_crossprod", "packed_crossprod_lut", "table_width"]
 
 #: Dosage patterns of a .bed nibble (2 samples) once missing calls count as 0.
@@ -258,20 +259,27 @@ def compile_with_slp(kernel, sig):
     return kernel
 
 
+def lut_inputs(XT, mask, n_used: int):
+    """``(table, X, base)`` for :func:`packed_crossprod_lut`: the look-up table built from
+    ``XT`` (c, 4 n_bytes) and ``mask``, X = ``XT`` transposed (rows by .fam position), and
+    the count base for ``n_used`` samples."""
+    c, n_pad = XT.shape
+    base = count_base(n_used)
+    table = new_byte_table(n_pad // 4, c)
+    build_byte_table(np.ascontiguousarray(XT), mask, base, PATTERN_DOSAGE, table)
+    return table, np.ascontiguousarray(XT.T), base
+
+
 def packed_crossprod(packed, XT, mask, byte_full, u, s1, s2, nmiss, smiss):
     """The whole computation from XT (c, 4 n_bytes) and mask: builds the table, then scans.
 
     Convenience for one-off blocks (``byte_full`` is not used); the engine builds the
     table once per scan (:class:`gwasrep.assoc.engine.scan.ScanState`).
     """
-    c, n_pad = XT.shape
-    base = count_base(int(mask.sum()))
-    table = new_byte_table(n_pad // 4, c)
-    build_byte_table(np.ascontiguousarray(XT), mask, base, PATTERN_DOSAGE, table)
+    table, X, base = lut_inputs(XT, mask, int(mask.sum()))
     out = (np.empty_like(u), np.empty_like(s1), np.empty_like(s2), np.empty_like(nmiss),
            np.empty_like(smiss))
-    compiled()(np.ascontiguousarray(packed, dtype=np.uint8), table,
-               np.ascontiguousarray(XT.T), np.ascontiguousarray(mask, dtype=np.float64), base,
-               *out)
+    compiled()(np.ascontiguousarray(packed, dtype=np.uint8), table, X,
+               np.ascontiguousarray(mask, dtype=np.float64), base, *out)
     for dst, src in zip((u, s1, s2, nmiss, smiss), out, strict=True):
         dst[...] = src

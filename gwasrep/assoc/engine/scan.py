@@ -12,13 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gwasrep.assoc.engine._scan_kernels import (
-    PATTERN_DOSAGE,
-    build_byte_table,
-    compiled,
-    count_base,
-    new_byte_table,
-)
+from gwasrep.assoc.engine._scan_kernels import compiled, lut_inputs
 from gwasrep.assoc.linear import NullModel, block_moments_from_packed, scan_statistics
 from gwasrep.assoc.lmm.scan import LmmScan, lmm_block_result
 from gwasrep.io._bed_kernels import decode_dosages
@@ -82,12 +76,8 @@ class ScanState:
         if "table" not in lazy:
             with _TABLE_LOCK:
                 if "table" not in lazy:
-                    c, n_pad = self.XT.shape
-                    base = count_base(self.null.n_samples)
-                    table = new_byte_table(n_pad // 4, c)
-                    build_byte_table(self.XT, self.mask, base, PATTERN_DOSAGE, table)
-                    lazy["X"] = np.ascontiguousarray(self.XT.T)
-                    lazy["base"] = base
+                    table, lazy["X"], lazy["base"] = lut_inputs(self.XT, self.mask,
+                                                                 self.null.n_samples)
                     lazy["kernel"] = compiled()
                     lazy["table"] = table
         return lazy["table"], lazy["X"], lazy["base"]
