@@ -55,6 +55,16 @@ def csv_list(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def float_list(value: str, option: str) -> list[float]:
+    """``"0.1,0.5"`` -> ``[0.1, 0.5]``; anything else is an InputError naming ``option``."""
+    from gwasrep.errors import InputError
+
+    try:
+        return [float(v) for v in csv_list(value) or []]
+    except ValueError:
+        raise InputError(f"{option} {value}: expected comma-separated numbers") from None
+
+
 def int_list(value: str, option: str) -> list[int]:
     """``"200,100,50"`` -> ``[200, 100, 50]``; anything else is an InputError naming ``option``."""
     from gwasrep.errors import InputError

@@ -19,6 +19,7 @@ from gwasrep_cli._common import (
     Resume,
     cli_errors,
     csv_list,
+    float_list,
     out,
     print_line,
     print_notes,
@@ -55,9 +56,10 @@ def assoc(
     resume: Resume = False,
     overwrite: Annotated[bool, typer.Option(help="Discard an unfinished run in --out")] = False,
     lmm: Annotated[str | None, typer.Option(
-        "--lmm", metavar="[auto|full|lowrank]",
-        help="Linear mixed model with a GRM; bare --lmm means auto (full rank if the "
-             "eigendecomposition fits in memory, else low rank)")] = None,
+        "--lmm", metavar="[auto|full|lowrank|ridge]",
+        help="Mixed model: full/lowrank is the exact LMM with a GRM; ridge is whole-genome "
+             "ridge regression with LOCO (REGENIE step 1) for biobank-sized cohorts; bare "
+             "--lmm means auto (the exact LMM if it fits in memory, else ridge)")] = None,
     grm: Annotated[Path | None, typer.Option(help="GCTA binary GRM prefix (.grm.bin/.grm.N.bin/.grm.id) instead of computing it")] = None,
     grm_extract: Annotated[Path | None, typer.Option(help="Build the GRM from these variant IDs only")] = None,
     grm_kind: GrmKind = "standardized",
@@ -65,6 +67,9 @@ def assoc(
     loco: Annotated[bool, typer.Option(help="Leave-one-chromosome-out GRM and null model per chromosome")] = False,
     reml: Annotated[bool, typer.Option(help="Fit the LMM variance components by REML instead of ML")] = False,
     allow_nonconverged: Annotated[bool, typer.Option(help="Scan even if the LMM null fit did not converge")] = False,
+    ridge_block_size: Annotated[int, typer.Option(help="--lmm ridge: variants per level-0 block")] = 1000,
+    ridge_folds: Annotated[int, typer.Option(help="--lmm ridge: cross-validation folds")] = 5,
+    ridge_h2: Annotated[str, typer.Option(help="--lmm ridge: comma-separated heritabilities in (0, 1) of the shrinkage grid")] = "0.01,0.25,0.5,0.75,0.99",
     quiet: Quiet = False,
 ):
     """Multi-trait LRT, per-dimension tests and Bonferroni aggregate on a PLINK fileset (linear or LMM)."""
@@ -84,7 +89,9 @@ def assoc(
                           dask_scheduler=dask_scheduler, formats=tuple(csv_list(fmt) or []),
                           plots=plots, resume=resume, overwrite=overwrite, lmm=lmm, grm=grm,
                           grm_extract=grm_extract, grm_kind=grm_kind, grm_maf=grm_maf,
-                          loco=loco, reml=reml, allow_nonconverged=allow_nonconverged)
+                          loco=loco, reml=reml, allow_nonconverged=allow_nonconverged,
+                          ridge_block_size=ridge_block_size, ridge_folds=ridge_folds,
+                          ridge_h2=float_list(ridge_h2, "--ridge-h2"))
         with progress_bar(quiet) as progress:
             run = run_assoc(cfg, progress=progress, figures=figures)
     if not quiet:

@@ -83,7 +83,8 @@ _SEED = _int(0)
 #: Configuration class name -> field -> rule. ``None`` values (option not given) pass.
 OPTION_RULES: dict[str, dict[str, Rule]] = {
     "AssocConfig": {"pcs": _int(1), "maf": _MAF, "geno": _UNIT, "block_size": _int(1),
-                    "threads": _int(1), "grm_maf": _MAF},
+                    "threads": _int(1), "grm_maf": _MAF, "ridge_block_size": _int(1),
+                    "ridge_folds": _int(2), "ridge_h2": _FRACTION},
     "GrmConfig": {"maf": _MAF, "geno": _UNIT},
     "ClumpConfig": {"p1": _PROB, "p2": _PROB, "r2": _UNIT, "kb": _POSITIVE},
     "LociConfig": {"p": _PROB, "bonferroni_dims": _int(1), "window_kb": _POSITIVE,

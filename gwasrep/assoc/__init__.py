@@ -8,7 +8,8 @@ Numerics (arrays in, dataclasses out), in import order:
 - ``preprocess``: PCA projection, covariate regression, inverse normal transform;
 - ``linear``: the linear null model and its scan statistics;
 - ``lmm/``: the multi-trait LMM (``eigen -> likelihood -> null -> scan``);
-- ``lrt``: :func:`multitrait_lrt`, the entry point on arrays (linear or LMM);
+- ``ridge``: whole-genome ridge regression (REGENIE step 1) and its LOCO predictions;
+- ``lrt``: :func:`multitrait_lrt`, the entry point on arrays (linear, LMM or ridge LOCO);
 - ``kinship``: GRMs streamed over a .bed (GCTA standardized, GEMMA centred, LOCO parts);
 - ``plots``: Manhattan and QQ plots.
 
@@ -25,9 +26,11 @@ from gwasrep._lazy import lazy_exports
 _LAZY = {
     "AssocResult": "gwasrep.assoc.results",
     "BlockMoments": "gwasrep.assoc.results",
+    "LocoPredictions": "gwasrep.assoc.ridge",
     "NullModel": "gwasrep.assoc.linear",
     "PreprocessResult": "gwasrep.assoc.preprocess",
     "block_moments_dense": "gwasrep.assoc.linear",
+    "fit_loco_predictions": "gwasrep.assoc.ridge",
     "fit_null": "gwasrep.assoc.linear",
     "inverse_normal_transform": "gwasrep.assoc.preprocess",
     "lambda_gc": "gwasrep.assoc.stats",

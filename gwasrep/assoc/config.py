@@ -11,17 +11,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gwasrep.assoc.kinship import GRM_KINDS
+from gwasrep.assoc.ridge import DEFAULT_BLOCK_SIZE, DEFAULT_FOLDS, DEFAULT_H2_GRID, check_h2_grid
 from gwasrep.errors import InputError
 
 __all__ = ["LMM_MODES", "RESULT_SETTINGS", "AssocConfig", "GrmConfig"]
 
-#: Kinship representations of ``--lmm`` (see :mod:`gwasrep.assoc.engine.lmm_setup`).
-LMM_MODES = ("auto", "full", "lowrank")
+#: Modes of ``--lmm``: the exact LMM with a full- or low-rank kinship
+#: (:mod:`gwasrep.assoc.engine.lmm_setup`), or whole-genome ridge regression with LOCO
+#: (:mod:`gwasrep.assoc.ridge`); ``auto`` picks the exact LMM when it fits.
+LMM_MODES = ("auto", "full", "lowrank", "ridge")
 #: Settings that change results; a resumed run must match them exactly.
 RESULT_SETTINGS = ("emb", "bed", "covar", "covar_cols", "meta_cols", "pcs", "regress_covariates",
                     "inverse_normal", "maf", "geno", "chrom", "extract", "exclude", "keep",
                     "remove", "drop_missing", "block_size", "lmm", "grm", "grm_extract",
-                    "grm_kind", "grm_maf", "loco", "reml")
+                    "grm_kind", "grm_maf", "loco", "reml", "ridge_block_size", "ridge_folds",
+                    "ridge_h2")
 
 
 @dataclass
@@ -52,14 +56,20 @@ class AssocConfig:
     plots: bool = True
     resume: bool = False
     overwrite: bool = False
-    #: Linear mixed model: None (off), "auto", "full" or "lowrank" (see assoc/engine/lmm_setup.py).
+    #: Mixed model: None (off), "auto", "full", "lowrank" (the exact LMM, see
+    #: assoc/engine/lmm_setup.py) or "ridge" (REGENIE step 1, see assoc/ridge.py).
     lmm: str | None = None
     #: GCTA binary GRM prefix to use instead of computing one from the .bed.
     grm: Path | None = None
-    #: Variant IDs to build the GRM from (default: every variant of the .bim).
+    #: Variant IDs to build the GRM (or the ridge's step 1) from (default: every variant).
     grm_extract: Path | None = None
     grm_kind: str = "standardized"
+    #: Minimum MAF of a GRM (or step-1) variant.
     grm_maf: float = 0.01
+    #: ``--lmm ridge``: variants per level-0 block, folds, heritability grid.
+    ridge_block_size: int = DEFAULT_BLOCK_SIZE
+    ridge_folds: int = DEFAULT_FOLDS
+    ridge_h2: tuple[float, ...] = DEFAULT_H2_GRID
     loco: bool = False
     reml: bool = False
     allow_nonconverged: bool = False
@@ -75,6 +85,21 @@ class AssocConfig:
             raise InputError(f"--threads {self.threads}: expected a positive integer")
         if self.lmm is None and (self.grm or self.grm_extract or self.loco or self.reml):
             raise InputError("--grm, --grm-extract, --loco and --reml need --lmm")
+        if self.lmm is not None and self.lmm not in LMM_MODES:
+            raise InputError(f"--lmm {self.lmm}: expected one of {', '.join(LMM_MODES)}")
+        if self.lmm == "ridge":
+            if self.grm is not None:
+                raise InputError("--lmm ridge fits its whole-genome regression on the .bed's "
+                                 "genotypes; it cannot use a GRM read with --grm")
+            if self.reml:
+                raise InputError("--reml applies to the exact LMM (--lmm full/lowrank); "
+                                 "--lmm ridge has no variance components to fit")
+        if self.ridge_block_size < 1:
+            raise InputError(f"--ridge-block-size {self.ridge_block_size}: expected a positive "
+                             "integer")
+        if self.ridge_folds < 2:
+            raise InputError(f"--ridge-folds {self.ridge_folds}: expected at least 2 folds")
+        self.ridge_h2 = check_h2_grid(self.ridge_h2)
         if not 0.0 <= self.grm_maf <= 0.5:
             raise InputError(f"--grm-maf {self.grm_maf}: expected a value in [0, 0.5]")
         bad = set(self.formats) - {"parquet", "tsv"}

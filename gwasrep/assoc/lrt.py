@@ -13,14 +13,18 @@ from gwasrep.assoc.linear import block_moments_dense, fit_null, scan_statistics
 from gwasrep.assoc.lmm.eigen import KinshipEigen, eigen_from_kinship
 from gwasrep.assoc.lmm.null import NonConvergenceError, describe_nonconvergence, fit_lmm_null
 from gwasrep.assoc.lmm.scan import lmm_block_result, make_lmm_scan
-from gwasrep.assoc.results import AssocResult
+from gwasrep.assoc.results import AssocResult, concat_results
+from gwasrep.assoc.ridge import LocoPredictions
+from gwasrep.errors import InputError
 
 __all__ = ["multitrait_lrt"]
 
 
 def multitrait_lrt(E: np.ndarray, G: np.ndarray, *, covariates: np.ndarray | None = None,
                    maf: float = 0.0, geno: float = 1.0, kinship=None,
-                   reml: bool = False, allow_nonconverged: bool = False) -> AssocResult:
+                   reml: bool = False, allow_nonconverged: bool = False,
+                   loco: LocoPredictions | None = None,
+                   chrom: np.ndarray | None = None) -> AssocResult:
     """Multi-trait LRT, per-dimension tests and their Bonferroni aggregate.
 
     Parameters
@@ -42,6 +46,12 @@ def multitrait_lrt(E: np.ndarray, G: np.ndarray, *, covariates: np.ndarray | Non
         Fit Cg and Cn by REML instead of ML (LMM only).
     allow_nonconverged : bool
         Scan even if the LMM null fit did not converge.
+    loco : LocoPredictions, optional
+        Whole-genome ridge predictions of ``E`` (:func:`gwasrep.assoc.ridge.fit_loco_predictions`
+        on the same samples and traits): each variant is tested against ``E`` minus the
+        prediction that leaves its chromosome out, with the linear model.
+    chrom : ndarray of shape (n_variants,), optional
+        Chromosome of each column of ``G``; required with ``loco``.
 
     Returns
     -------
@@ -72,6 +82,8 @@ def multitrait_lrt(E: np.ndarray, G: np.ndarray, *, covariates: np.ndarray | Non
     ----------
     Lippert et al. (2014), Casale et al. (2015); the scanner of glimix-core.
     """
+    if loco is not None:
+        return _loco_lrt(E, G, covariates, loco, chrom, maf=maf, geno=geno)
     null = fit_null(E, covariates)
     if kinship is None:
         return scan_statistics(null, block_moments_dense(null, G), maf=maf, geno=geno)
@@ -81,3 +93,25 @@ def multitrait_lrt(E: np.ndarray, G: np.ndarray, *, covariates: np.ndarray | Non
         raise NonConvergenceError(describe_nonconvergence(lnull))
     scan = make_lmm_scan(lnull, E, covariates)
     return lmm_block_result(scan, G, maf=maf, geno=geno, null=lnull)
+
+
+def _loco_lrt(E, G, covariates, loco: LocoPredictions, chrom, *, maf, geno) -> AssocResult:
+    E = np.asarray(E, dtype=np.float64)
+    if chrom is None:
+        raise InputError("multitrait_lrt(loco=...): chrom= (the chromosome of each column of "
+                         "G) is required to pick each variant's LOCO prediction")
+    chrom = np.asarray(chrom).astype(str)
+    if chrom.shape != (G.shape[1],):
+        raise InputError(f"chrom has shape {chrom.shape}; expected ({G.shape[1]},), one per "
+                         "column of G")
+    if loco.loco.shape[1:] != E.shape:
+        raise InputError(f"loco predictions are for {loco.n_samples} samples x {loco.n_traits} "
+                         f"traits; E has shape {E.shape}")
+    parts, where = [], []
+    for c in dict.fromkeys(chrom):
+        cols = np.flatnonzero(chrom == c)
+        null = fit_null(E - loco.for_chromosome(c), covariates)
+        parts.append(scan_statistics(null, block_moments_dense(null, G[:, cols]), maf=maf,
+                                     geno=geno))
+        where.append(cols)
+    return concat_results(parts, np.concatenate(where))

@@ -92,3 +92,23 @@ def untested_reasons(mom: BlockMoments, collinear: np.ndarray, *, maf: float,
     reason[(reason == "") & (maf_v < maf)] = "maf"
     reason[(reason == "") & collinear] = "collinear_with_covariates"
     return reason
+
+
+#: Per-variant arrays of :class:`AssocResult` (first axis: variants).
+_PER_VARIANT = ("lrt", "p", "p_bonf", "beta", "se", "t", "p_dim", "a1_freq", "obs_ct",
+                "missing_frac", "reason")
+
+
+def concat_results(parts: list[AssocResult], positions: np.ndarray) -> AssocResult:
+    """One result from results on disjoint sets of variants; ``positions`` (the variants'
+    indices in the wanted order, concatenated in the order of ``parts``) puts them back.
+
+    The scalars (``df_resid``, ``lml0``, ``C0``) are those of the first part.
+    """
+    inverse = np.empty_like(positions)
+    inverse[positions] = np.arange(positions.size)
+    fields = {name: np.concatenate([getattr(p, name) for p in parts])[inverse]
+              for name in _PER_VARIANT}
+    first = parts[0]
+    return AssocResult(**fields, df=first.df, df_resid=first.df_resid, lml0=first.lml0,
+                       C0=first.C0)

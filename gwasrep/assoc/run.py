@@ -108,13 +108,43 @@ def run_assoc(cfg: AssocConfig, *, progress: Progress | None = None,
         elif figures is None:
             figures = stack.enter_context(FigureWorker())
         prep = prepare_inputs(cfg, progress)
-        return _scan(cfg, prep, out, t0, progress, figures)
+        partial = open_partial(cfg, prep)
+        if prep.ridge is not None:
+            _ridge_step1(cfg, prep, partial, progress)
+        return _scan(cfg, prep, out, partial, t0, progress, figures)
 
 
-def _scan(cfg: AssocConfig, prep: Prepared, out: Path, t0: float,
+def _ridge_step1(cfg: AssocConfig, prep: Prepared, partial: Path,
+                 progress: Progress | None) -> None:
+    """``--lmm ridge``: REGENIE step 1 (checkpointed in ``partial``), then the scan state
+    with one null model per chromosome on the LOCO-adjusted traits."""
+    from gwasrep.assoc.engine.ridge_setup import (
+        describe,
+        discard_ridge,
+        loco_scan_state,
+        run_ridge,
+    )
+
+    try:
+        loco = run_ridge(prep.ridge, prep.fileset, prep.fam_idx, partial, maf_min=cfg.grm_maf,
+                         threads=cfg.threads, dask_scheduler=cfg.dask_scheduler,
+                         progress=progress)
+    except InputError:
+        # Bad input found by step 1 itself (a trait whose level-1 fit fails): nothing of
+        # this run is kept.
+        discard_ridge(partial)
+        if not any(partial.glob("block_*.npz")):
+            shutil.rmtree(partial)
+        raise
+    prep.state, prep.ridge_meta = loco_scan_state(prep.state, prep.ridge, loco,
+                                                  prep.fileset.bim["CHROM"].to_numpy(),
+                                                  prep.variant_idx)
+    prep.notes.insert(0, describe(loco, prep.ridge.why))
+
+
+def _scan(cfg: AssocConfig, prep: Prepared, out: Path, partial: Path, t0: float,
           progress: Progress | None, figures: FigureWorker | None) -> AssocRun:
     D = prep.state.null.n_traits
-    partial = open_partial(cfg, prep)
     blocks = make_blocks(prep.variant_idx, cfg.block_size, prep.state.variant_group)
     done = finished_blocks(partial)
     verify_blocks(partial, blocks, done, prep.fileset.bed_path, prep.fileset.n_samples)
@@ -156,7 +186,7 @@ def _scan(cfg: AssocConfig, prep: Prepared, out: Path, t0: float,
     if figures is not None and len(tested):
         figures.submit("gwasrep.assoc.plots:manhattan_arrays", tested["CHROM"].to_numpy(),
                        tested["POS"].to_numpy(), tested["P"].to_numpy(), out / "manhattan.png",
-                       title=f"Multi-trait {'LMM ' if prep.lmm else ''}LRT ({D} df)")
+                       title=f"Multi-trait {_model_label(prep)}LRT ({D} df)")
         figures.submit("gwasrep.assoc.plots:qq_arrays",
                        {"multi-trait LRT": tested["P"].to_numpy(),
                         "Bonferroni over dimensions": tested["P_BONF"].to_numpy()},
@@ -176,6 +206,12 @@ def _scan(cfg: AssocConfig, prep: Prepared, out: Path, t0: float,
     return AssocRun(out=out, files=files, n_samples=int(prep.fam_idx.size), n_traits=D,
                     n_variants_tested=int(len(tested)), excluded=excluded_counts,
                     lambda_gc=lam, top_hits=top, wall_time_s=wall, notes=prep.notes)
+
+
+def _model_label(prep: Prepared) -> str:
+    if prep.lmm is not None:
+        return "LMM "
+    return "ridge-LOCO " if prep.ridge is not None else ""
 
 
 @dataclass(kw_only=True)

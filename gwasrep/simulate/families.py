@@ -13,6 +13,7 @@ is inflated genome-wide.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,8 @@ from gwasrep.simulate.cohort import SimulatedCohort
 __all__ = ["simulate_sibships"]
 
 
-def simulate_sibships(out_dir: str | os.PathLike, *, n_families: int = 500, n_sibs: int = 4,
+def simulate_sibships(out_dir: str | os.PathLike, *, n_families: int = 500,
+                      n_sibs: int | Sequence[int] = 4,
                       n_variants: int = 5000, n_chrom: int = 5, n_traits: int = 2,
                       h2: float = 0.6, causal_frac: float = 0.2, genetic_corr: float = 0.5,
                       noise_corr: float = 0.3, seed: int = 0,
@@ -34,15 +36,21 @@ def simulate_sibships(out_dir: str | os.PathLike, *, n_families: int = 500, n_si
 
     Samples share a FID within a family. The embeddings table has ``FID``,
     ``IID`` and ``emb_1..emb_D``. ``causal_ids`` lists the polygenic variants.
+    ``n_sibs`` is the size of every family, or one size per family (1: an unrelated
+    sample; a mixture gives sparse relatedness, as in a biobank).
     """
     rng = np.random.default_rng(seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    N, M, D = n_families * n_sibs, n_variants, n_traits
+    sizes = np.broadcast_to(np.asarray(n_sibs, dtype=np.int64), (n_families,))
+    if sizes.min() < 1:
+        raise ValueError(f"n_sibs: expected family sizes >= 1, found {int(sizes.min())}")
+    N, M, D = int(sizes.sum()), n_variants, n_traits
     f = rng.uniform(0.05, 0.5, size=M)
     # Parental haplotypes: (family, parent, haplotype, variant) as booleans.
     par = rng.random((n_families, 2, 2, M)) < f
-    fam_of = np.repeat(np.arange(n_families), n_sibs)
+    fam_of = np.repeat(np.arange(n_families), sizes)
+    sib_no = np.arange(N) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     pick_p = rng.integers(0, 2, size=(N, M))
     pick_m = rng.integers(0, 2, size=(N, M))
     cols = np.arange(M)[None, :]
@@ -74,7 +82,7 @@ def simulate_sibships(out_dir: str | os.PathLike, *, n_families: int = 500, n_si
                         "A1": "A", "A2": "G"})
     bim[BIM_COLUMNS].to_csv(prefix.with_name(name + ".bim"), sep="\t", header=False, index=False)
     fid = np.array([f"F{k + 1:05d}" for k in fam_of])
-    iid = np.array([f"F{k + 1:05d}_{i % n_sibs + 1}" for i, k in enumerate(fam_of)])
+    iid = np.array([f"F{k + 1:05d}_{i + 1}" for i, k in zip(sib_no, fam_of, strict=True)])
     fam = pd.DataFrame({"FID": fid, "IID": iid, "PAT": "0", "MAT": "0",
                         "SEX": rng.integers(1, 3, size=N).astype(str), "PHENO": "-9"})
     fam[FAM_COLUMNS].to_csv(prefix.with_name(name + ".fam"), sep=" ", header=False, index=False)

@@ -231,13 +231,18 @@ def test_auto_mode_choice_and_reason():
     mode, S, why = choose_mode("auto", 1000, 5000, 1, memory=8 << 30)
     assert (mode, S) == ("full", 5000)
     assert "fits a dense eigendecomposition" in why
-    # 200k samples cannot be eigendecomposed in 8 GB: low rank on a subset of variants,
-    # sized so that the N x S matrices fit in the same budget.
+    # 200k samples cannot be eigendecomposed in 8 GB, nor held as N x S with S >= N: the
+    # whole-genome ridge regression (memory linear in N).
     mode, S, why = choose_mode("auto", 200_000, 500_000, 1, memory=8 << 30)
-    assert mode == "lowrank"
-    assert 0 < S < 200_000
-    assert 8.0 * 2 * 200_000 * S <= 0.4 * (8 << 30)
-    assert "too large for a dense eigendecomposition" in why
+    assert (mode, S) == ("ridge", None)
+    assert "exact LMM does not fit in memory at N=200,000" in why
+    # Low rank only when it is exact (S < N) and its N x S matrices fit the budget.
+    mode, S, why = choose_mode("auto", 200_000, 1_000, 1, memory=8 << 30)
+    assert (mode, S) == ("lowrank", 1_000)
+    mode, S, why = choose_mode("auto", 200_000, 150_000, 1, memory=8 << 30)
+    assert 8.0 * 2 * 200_000 * 150_000 > 0.4 * (8 << 30)
+    assert mode == "ridge"
+    assert choose_mode("ridge", 1000, 500, 1)[0] == "ridge"
     mode, S, why = choose_mode("auto", 1000, None, 1)
     assert mode == "full"
     assert "GRM read from file" in why

@@ -27,6 +27,7 @@ from gwasrep.runs import Progress
 
 if TYPE_CHECKING:  # the LMM set-up (scipy.linalg, the GRM) is imported only for --lmm
     from gwasrep.assoc.engine.lmm_setup import LmmSetup
+    from gwasrep.assoc.engine.ridge_setup import RidgePlan
 
 __all__ = ["Prepared", "prepare_inputs"]
 
@@ -54,6 +55,10 @@ class Prepared:
     sample_counts: dict
     #: The LMM (kinship, null fits, scans), or None for the linear model.
     lmm: LmmSetup | None = None
+    #: Step 1 of ``--lmm ridge`` (checked, not run: it writes checkpoints), or None.
+    ridge: RidgePlan | None = None
+    #: The run.json record of a finished step 1 (``--lmm ridge``).
+    ridge_meta: dict | None = None
 
 
 def prepare_inputs(cfg: AssocConfig, progress: Progress | None = None) -> Prepared:
@@ -119,13 +124,21 @@ def prepare_inputs(cfg: AssocConfig, progress: Progress | None = None) -> Prepar
                  hint="give them distinct IDs (plink2 --set-all-var-ids) or drop the "
                       "duplicates (plink2 --rm-dup, or --exclude)")
 
-    setup = None
+    setup = ridge = None
     if cfg.lmm is not None:
-        from gwasrep.assoc.engine.lmm_setup import prepare_lmm
+        from gwasrep.assoc.engine.lmm_setup import prepare_lmm, resolve_mode
 
-        setup = prepare_lmm(cfg, fileset, align.fam_idx, pre.E, F, variant_idx,
-                            trait_names=pre.names, progress=progress)
-        notes += setup.notes
+        mode, why = resolve_mode(cfg, fileset, int(align.fam_idx.size), variant_idx)
+        if mode == "ridge":
+            from gwasrep.assoc.engine.ridge_setup import plan_ridge
+
+            ridge = plan_ridge(cfg, fileset, align.fam_idx, pre.E, F,
+                               covariate_names=cov_names, trait_names=pre.names, why=why)
+            notes += ridge.notes
+        else:
+            setup = prepare_lmm(cfg, fileset, align.fam_idx, pre.E, F, variant_idx,
+                                trait_names=pre.names, progress=progress)
+            notes += setup.notes
 
     inputs = {}
     grm_files = {}
@@ -153,4 +166,4 @@ def prepare_inputs(cfg: AssocConfig, progress: Progress | None = None) -> Prepar
     return Prepared(fileset=fileset, fam_idx=align.fam_idx, variant_idx=variant_idx, state=state,
                      trait_names=pre.names, steps=pre.steps, explained=pre.explained_variance,
                      covariate_names=cov_names, notes=notes, inputs=inputs,
-                     sample_counts=align.counts, lmm=setup)
+                     sample_counts=align.counts, lmm=setup, ridge=ridge)

@@ -34,7 +34,7 @@ from gwasrep.io.tables import read_variant_list
 from gwasrep.runs import Progress
 from gwasrep.system import format_bytes, physical_memory
 
-__all__ = ["LmmSetup", "choose_mode", "prepare_lmm"]
+__all__ = ["LmmSetup", "choose_mode", "prepare_lmm", "resolve_mode"]
 
 log = logging.getLogger("gwasrep")
 
@@ -44,11 +44,14 @@ MEMORY_SHARE = 0.4
 
 def choose_mode(mode: str, n_samples: int, n_grm_variants: int | None, n_groups: int,
                 memory: int | None = None) -> tuple[str, int | None, str]:
-    """Pick full or low rank; returns (mode, number of GRM variants to keep, why).
+    """Pick full rank, low rank or ridge; returns (mode, number of GRM variants, why).
 
     ``n_grm_variants`` is None for a GRM read from file (full rank only). The
     full-rank path holds about ``(2 + n_groups) N^2`` float64 (the GRM, its
-    eigenvectors per group); the low-rank path ``(1 + n_groups) N S``.
+    eigenvectors per group); the low-rank path ``(1 + n_groups) N S``. ``auto`` takes
+    the exact low rank when S < N and it fits the budget, else full rank when it fits,
+    else the ridge regression (:mod:`gwasrep.assoc.ridge`), whose memory does not grow
+    with N^2.
     """
     if mode not in LMM_MODES:
         raise InputError(f"--lmm {mode}: expected one of {', '.join(LMM_MODES)}")
@@ -57,6 +60,9 @@ def choose_mode(mode: str, n_samples: int, n_grm_variants: int | None, n_groups:
     full_bytes = 8.0 * (2 + n_groups) * N * N
     gb = format_bytes(full_bytes)
     if n_grm_variants is None:
+        if mode == "ridge":
+            raise InputError("--lmm ridge fits its whole-genome regression on the .bed's "
+                             "genotypes; it cannot use a GRM read with --grm")
         if mode == "lowrank":
             raise InputError("--lmm lowrank needs the GRM built from genotypes (the SVD of the "
                              "N x S matrix); a GRM read with --grm supports only full rank")
@@ -69,17 +75,36 @@ def choose_mode(mode: str, n_samples: int, n_grm_variants: int | None, n_groups:
             raise InputError(f"--lmm lowrank needs fewer GRM variants than samples (S < N); found "
                              f"S={S:,} >= N={N:,}: pick a subset with --grm-extract")
         return "lowrank", S, f"requested with --lmm lowrank (S={S:,} < N={N:,})"
-    if S < N:
+    if mode == "ridge":
+        return "ridge", None, "requested with --lmm ridge"
+    low_bytes = 8.0 * (1 + n_groups) * N * S
+    if S < N and low_bytes <= budget:
         return "lowrank", S, (f"GRM from S={S:,} < N={N:,} variants: the low-rank (FaST-LMM) "
                               "scan is exact and costs O(N S M) instead of O(N^2 M)")
     if full_bytes <= budget:
         return "full", S, (f"N={N:,} fits a dense eigendecomposition in memory ({gb} of a "
                            f"{format_bytes(budget)} budget)")
-    S_fit = int(budget / (8.0 * (1 + n_groups) * N))
-    S_fit = max(1, min(S_fit, N - 1))
-    return "lowrank", S_fit, (f"N={N:,} is too large for a dense eigendecomposition ({gb} > "
-                              f"{format_bytes(budget)} budget): low rank with S={S_fit:,} "
-                              f"evenly spaced GRM variants out of {S:,}")
+    return "ridge", None, (f"the exact LMM does not fit in memory at N={N:,} (dense "
+                           f"eigendecomposition {gb}, low rank with S={S:,} "
+                           f"{format_bytes(low_bytes)}, budget {format_bytes(budget)}): "
+                           "whole-genome ridge regression with LOCO (REGENIE step 1)")
+
+
+def resolve_mode(cfg: AssocConfig, fileset: PlinkFileset, n_samples: int,
+                 test_idx: np.ndarray) -> tuple[str, str]:
+    """The mode ``cfg.lmm`` resolves to and why, before any kinship is built."""
+    if cfg.lmm == "ridge":
+        return "ridge", "requested with --lmm ridge"
+    if cfg.lmm != "auto" or cfg.grm is not None:
+        return cfg.lmm, ""
+    if cfg.grm_extract is not None:
+        n = int(fileset.bim["ID"].isin(read_variant_list(cfg.grm_extract)).sum())
+    else:
+        n = fileset.n_variants
+    chrom = fileset.bim["CHROM"].to_numpy()[test_idx]
+    groups = len(set(chrom)) if cfg.loco else 1
+    mode, _, why = choose_mode("auto", n_samples, max(n, 1), groups)
+    return mode, why
 
 
 @dataclass

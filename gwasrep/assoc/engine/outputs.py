@@ -211,6 +211,17 @@ def write_variance_components(path: Path, setup, names: list[str]) -> Path:
     return path
 
 
+def _null_record(prep: Prepared) -> dict:
+    null = prep.state.null
+    if prep.lmm is not None:
+        return {"kind": "lmm", **prep.lmm.meta}
+    if prep.ridge_meta is not None:
+        return {"kind": "ridge", **prep.ridge_meta,
+                "C0_by_group": {g: n.C0.tolist() for g, n in
+                                zip(prep.ridge_meta["groups"], prep.state.loco, strict=True)}}
+    return {"kind": "linear", "lml0": null.lml0, "C0": null.C0.tolist()}
+
+
 def run_metadata(cfg: AssocConfig, prep: Prepared, *, tested: pd.DataFrame, lam: dict,
                  excluded_counts: dict, backend: dict, n_blocks: int, wall: float,
                  t_scan: float) -> dict:
@@ -227,8 +238,7 @@ def run_metadata(cfg: AssocConfig, prep: Prepared, *, tested: pd.DataFrame, lam:
                    "pca_explained_variance": prep.explained},
         "covariates": {"n_covariates_with_intercept": null.n_covariates,
                        "names": prep.covariate_names},
-        "null_model": ({"kind": "lmm", **prep.lmm.meta} if prep.lmm else
-                       {"kind": "linear", "lml0": null.lml0, "C0": null.C0.tolist()}),
+        "null_model": _null_record(prep),
         "variants": {"selected": int(prep.variant_idx.size), "tested": int(len(tested)),
                      "excluded": excluded_counts},
         "lambda_gc": lam,
@@ -280,6 +290,17 @@ def report(meta: dict, top_hits: pd.DataFrame, files: dict[str, Path]) -> str:
             if len(nm["null"]) > 3:
                 lines += [f"(and {len(nm['null']) - 1} more LOCO fits in run.json)", ""]
                 break
+    if nm["kind"] == "ridge":
+        lines += ["## Whole-genome ridge regression (REGENIE step 1, LOCO)", "",
+                  f"- why: {nm['why']}",
+                  f"- step 1: {nm['n_variants']:,} variants in {nm['n_blocks']:,} blocks of "
+                  f"{nm['block_size']:,}, {nm['n_folds']} folds, heritability grid "
+                  f"{', '.join(f'{h:g}' for h in nm['h2_grid'])}; LOCO over "
+                  f"{len(nm['chromosomes'])} chromosomes", "",
+                  "| dimension | level-1 h2 | cross-validated R2 |", "|---|---|---|"]
+        for name, fit in nm["level1"].items():
+            lines.append(f"| {name} | {fit['h2']:g} | {fit['cv_r2']:.4f} |")
+        lines.append("")
     if meta["notes"]:
         lines += ["## Notes", ""] + [f"- {n}" for n in meta["notes"]] + [""]
     lines += ["## Top variants (multi-trait LRT)", "",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,7 +55,10 @@ class ScanState:
     sample_idx: np.ndarray | None = None
     #: LMM scans, one per group of variants (empty: no kinship, the OLS-based tests).
     lmm: tuple[LmmScan, ...] = ()
-    #: Group (index into ``lmm``) of every .bim variant, -1 if not tested.
+    #: Linear null models on LOCO-adjusted traits (``--lmm ridge``), one per group of
+    #: variants (a chromosome); empty otherwise.
+    loco: tuple[NullModel, ...] = ()
+    #: Group (index into ``lmm`` or ``loco``) of every .bim variant, -1 if not tested.
     variant_group: np.ndarray | None = None
     #: The lazily built kernel inputs (not pickled): see :meth:`byte_table`.
     _lazy: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -82,12 +86,39 @@ class ScanState:
                     lazy["table"] = table
         return lazy["table"], lazy["X"], lazy["base"]
 
+    def loco_table(self, group: int) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+        """``(table, X, base, colsum_X)`` of the LOCO null model of ``group``.
+
+        Built on first use; the tables of the last :data:`LOCO_TABLES` groups are kept
+        (blocks arrive in variant order, so a chromosome's blocks reuse one table).
+        """
+        lazy = self._lazy
+        with _TABLE_LOCK:
+            cache = lazy.setdefault("loco", OrderedDict())
+            if group in cache:
+                cache.move_to_end(group)
+                return cache[group]
+        null = self.loco[group]
+        XT = np.zeros_like(self.XT)
+        XT[:, self.sample_idx] = null.design.T
+        table, X, base = lut_inputs(XT, self.mask, null.n_samples)
+        entry = (table, X, base, null.design.sum(axis=0))
+        with _TABLE_LOCK:
+            lazy.setdefault("kernel", compiled())
+            cache[group] = entry
+            while len(cache) > LOCO_TABLES:
+                cache.popitem(last=False)
+        return entry
+
 
 _TABLE_LOCK = threading.Lock()
+#: LOCO look-up tables kept per process (about 18 x 16 doubles per .bed byte each).
+LOCO_TABLES = 4
 
 
 def make_scan_state(bed_path, n_fam: int, fam_idx: np.ndarray, null: NullModel, *,
                     maf: float = 0.0, geno: float = 1.0, lmm: tuple[LmmScan, ...] = (),
+                    loco: tuple[NullModel, ...] = (),
                     variant_group: np.ndarray | None = None) -> ScanState:
     """Lay the null model's design out over the .fam positions."""
     X = null.design
@@ -99,7 +130,7 @@ def make_scan_state(bed_path, n_fam: int, fam_idx: np.ndarray, null: NullModel, 
     return ScanState(bed_path=str(bed_path), n_fam=n_fam, XT=XT, mask=mask,
                      colsum_X=X.sum(axis=0), null=null, maf=maf, geno=geno,
                      sample_idx=np.asarray(fam_idx, dtype=np.int64), lmm=tuple(lmm),
-                     variant_group=variant_group)
+                     loco=tuple(loco), variant_group=variant_group)
 
 
 def scan_block(state: ScanState, variant_idx: np.ndarray) -> dict[str, np.ndarray]:
@@ -118,24 +149,35 @@ def scan_block(state: ScanState, variant_idx: np.ndarray) -> dict[str, np.ndarra
     """
     packed = _read_packed(state.bed_path, variant_idx, state.n_fam)
     if state.lmm:
-        groups = np.unique(state.variant_group[variant_idx])
-        # Blocks never span LMM groups (see schedule.make_blocks).
-        assert groups.size == 1, groups
-        assert groups[0] >= 0, groups
+        group = _block_group(state, variant_idx)
         G = np.empty((state.sample_idx.size, len(variant_idx)), order="F")
         decode_dosages(packed, state.sample_idx, G)
-        res = lmm_block_result(state.lmm[int(groups[0])], G, maf=state.maf, geno=state.geno)
+        res = lmm_block_result(state.lmm[group], G, maf=state.maf, geno=state.geno)
         return _as_block(res, packed)
     m, c = packed.shape[0], state.XT.shape[0]
     u = np.empty((m, c))
     s1, s2, nmiss = np.empty(m), np.empty(m), np.empty(m)
     smiss = np.empty((m, c))
-    table, X, base = state.byte_table()
+    if state.loco:
+        group = _block_group(state, variant_idx)
+        null = state.loco[group]
+        table, X, base, colsum = state.loco_table(group)
+    else:
+        null = state.null
+        table, X, base = state.byte_table()
+        colsum = state.colsum_X
     state._lazy["kernel"](packed, table, X, state.mask, base, u, s1, s2, nmiss, smiss)
-    mom = block_moments_from_packed(u, s1, s2, nmiss, smiss, state.colsum_X,
-                                    state.null.n_samples)
-    res = scan_statistics(state.null, mom, maf=state.maf, geno=state.geno)
+    mom = block_moments_from_packed(u, s1, s2, nmiss, smiss, colsum, null.n_samples)
+    res = scan_statistics(null, mom, maf=state.maf, geno=state.geno)
     return _as_block(res, packed)
+
+
+def _block_group(state: ScanState, variant_idx: np.ndarray) -> int:
+    groups = np.unique(state.variant_group[variant_idx])
+    # Blocks never span groups (see schedule.make_blocks).
+    assert groups.size == 1, groups
+    assert groups[0] >= 0, groups
+    return int(groups[0])
 
 
 def _read_packed(bed_path: str, variant_idx: np.ndarray, n_fam: int) -> np.ndarray:

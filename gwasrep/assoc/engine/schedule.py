@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import numpy as np
@@ -35,40 +35,46 @@ def make_blocks(variant_idx: np.ndarray, block_size: int,
 
 
 def run_local(state: ScanState, blocks: Sequence[tuple[int, np.ndarray]], *,
-              threads: int = 2) -> Iterator[tuple[int, dict]]:
-    """Scan blocks on local threads (the numba kernel releases the GIL).
+              threads: int = 2, task: Callable = scan_block,
+              blas_bound: bool | None = None) -> Iterator[tuple[int, object]]:
+    """Map ``task(state, variant_idx)`` (default: the scan) over blocks on local threads
+    (the numba kernels and BLAS release the GIL).
 
     At most ``2 * threads`` blocks are in flight, so memory stays bounded by
-    the block size. An LMM scan is BLAS products (the rotation ``U^T G``): its BLAS
-    threads are capped at ``cores // threads`` meanwhile, so that the workers do not
-    oversubscribe the cores (2 workers x 2 BLAS threads on 2 cores were 15 % slower).
+    the block size. An LMM scan is BLAS products (the rotation ``U^T G``), as is a
+    ridge level-0 block (``blas_bound=True``): BLAS threads are capped at
+    ``cores // threads`` meanwhile, so that the workers do not oversubscribe the cores
+    (2 workers x 2 BLAS threads on 2 cores were 15 % slower).
     """
+    if blas_bound is None:
+        blas_bound = bool(getattr(state, "lmm", ()))
     with contextlib.ExitStack() as stack:
-        if state.lmm and threads > 1:
+        if blas_bound and threads > 1:
             from threadpoolctl import threadpool_limits
 
             stack.enter_context(threadpool_limits(max(1, (os.cpu_count() or 1) // threads),
                                                   user_api="blas"))
-        yield from _run_threads(state, blocks, threads)
+        yield from _run_threads(state, blocks, threads, task)
 
 
 def _run_threads(state: ScanState, blocks: Sequence[tuple[int, np.ndarray]],
-                 threads: int) -> Iterator[tuple[int, dict]]:
+                 threads: int, task: Callable) -> Iterator[tuple[int, object]]:
     todo = deque(blocks)
     with ThreadPoolExecutor(max_workers=max(1, threads)) as ex:
         running = {}
         while todo or running:
             while todo and len(running) < 2 * max(1, threads):
                 i, idx = todo.popleft()
-                running[ex.submit(scan_block, state, idx)] = i
+                running[ex.submit(task, state, idx)] = i
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in sorted(done, key=lambda f: running[f]):
                 yield running.pop(fut), fut.result()
 
 
 def run_dask(state: ScanState, blocks: Sequence[tuple[int, np.ndarray]], *,
-             scheduler: str) -> Iterator[tuple[int, dict]]:
-    """Scan blocks on an existing dask.distributed cluster.
+             scheduler: str, task: Callable = scan_block) -> Iterator[tuple[int, object]]:
+    """Map ``task(state, variant_idx)`` (default: the scan) over blocks on an existing
+    dask.distributed cluster.
 
     The scan state is broadcast once; each task carries only its variant
     indices and the worker reads that block from the .bed itself, so the
@@ -85,7 +91,7 @@ def run_dask(state: ScanState, blocks: Sequence[tuple[int, np.ndarray]], *,
         raise GwasrepError(f"could not reach the dask scheduler at {scheduler}: {exc}") from None
     with client:
         shared = client.scatter(state, broadcast=True)
-        futures = {client.submit(scan_block, shared, idx, pure=False): i for i, idx in blocks}
+        futures = {client.submit(task, shared, idx, pure=False): i for i, idx in blocks}
         for fut in as_completed(futures):
             i = futures.pop(fut)
             yield i, fut.result()
