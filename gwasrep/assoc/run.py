@@ -126,9 +126,9 @@ def _ridge_step1(cfg: AssocConfig, prep: Prepared, partial: Path,
     )
 
     try:
-        loco = run_ridge(prep.ridge, prep.fileset, prep.fam_idx, partial, maf_min=cfg.grm_maf,
-                         threads=cfg.threads, dask_scheduler=cfg.dask_scheduler,
-                         progress=progress)
+        loco, times = run_ridge(prep.ridge, prep.fileset, prep.fam_idx, partial,
+                                maf_min=cfg.grm_maf, threads=cfg.threads,
+                                dask_scheduler=cfg.dask_scheduler, progress=progress)
     except InputError:
         # Bad input found by step 1 itself (a trait whose level-1 fit fails): nothing of
         # this run is kept.
@@ -138,7 +138,7 @@ def _ridge_step1(cfg: AssocConfig, prep: Prepared, partial: Path,
         raise
     prep.state, prep.ridge_meta = loco_scan_state(prep.state, prep.ridge, loco,
                                                   prep.fileset.bim["CHROM"].to_numpy(),
-                                                  prep.variant_idx)
+                                                  prep.variant_idx, times)
     prep.notes.insert(0, describe(loco, prep.ridge.why))
 
 

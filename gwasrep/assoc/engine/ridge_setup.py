@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,9 +141,13 @@ def _save(path: Path, write) -> None:
 
 def run_ridge(plan: RidgePlan, fileset: PlinkFileset, fam_idx: np.ndarray, partial: Path, *,
               maf_min: float, threads: int, dask_scheduler: str | None = None,
-              progress: Progress | None = None) -> LocoPredictions:
+              progress: Progress | None = None) -> tuple[LocoPredictions, dict]:
     """Step 1 with checkpoints in ``partial/ridge``; blocks and traits done earlier are
-    read back (the same numbers: every block is a pure function of its inputs)."""
+    read back (the same numbers: every block is a pure function of its inputs).
+
+    Returns the predictions and the wall time of each level (s) in this process.
+    """
+    t0 = time.perf_counter()
     folder = partial / RIDGE_DIR
     folder.mkdir(exist_ok=True)
     N, D = plan.E.shape
@@ -177,6 +182,8 @@ def run_ridge(plan: RidgePlan, fileset: PlinkFileset, fam_idx: np.ndarray, parti
         if progress:
             progress(done, len(jobs), "ridge level 0")
 
+    t1 = time.perf_counter()
+
     def read_dimension(d: int) -> np.ndarray:
         return np.concatenate([np.load(p, mmap_mode="r")[d] for p in paths])
 
@@ -193,15 +200,19 @@ def run_ridge(plan: RidgePlan, fileset: PlinkFileset, fam_idx: np.ndarray, parti
               lambda fh: np.savez(fh, best=np.int64(fit.best), r2=fit.r2, loco=fit.loco,
                                   prediction=fit.prediction))
 
-    return level1_all(read_dimension, Ys, order, bounds, blocks, M, plan.h2_grid,
+    loco = level1_all(read_dimension, Ys, order, bounds, blocks, M, plan.h2_grid,
                       folds=plan.folds, n_variants=M, trait_names=plan.trait_names,
                       scale=scale, load=load, save=save, progress=progress)
+    return loco, {"level0": t1 - t0, "level1": time.perf_counter() - t1,
+                  "level0_blocks_computed": len(pending)}
 
 
 def loco_scan_state(state: ScanState, plan: RidgePlan, loco: LocoPredictions,
-                    bim_chrom: np.ndarray, test_idx: np.ndarray) -> tuple[ScanState, dict]:
+                    bim_chrom: np.ndarray, test_idx: np.ndarray,
+                    times: dict | None = None) -> tuple[ScanState, dict]:
     """The scan state with one linear null model per tested chromosome, fitted on the
     traits minus that chromosome's LOCO prediction; and the run.json record."""
+    t0 = time.perf_counter()
     chrom = np.asarray(bim_chrom).astype(str)
     groups = list(dict.fromkeys(chrom[test_idx]))
     variant_group = np.full(chrom.size, -1, dtype=np.int16)
@@ -216,7 +227,8 @@ def loco_scan_state(state: ScanState, plan: RidgePlan, loco: LocoPredictions,
                           variant_group=variant_group)
     no_step1 = [g for g in groups if g not in loco.chromosomes]
     meta = {"mode": "ridge", "why": plan.why, "groups": groups, **loco.summary(),
-            "tested_chromosomes_without_step1_variants": no_step1}
+            "tested_chromosomes_without_step1_variants": no_step1,
+            "time_s": {**(times or {}), "loco_null_models": time.perf_counter() - t0}}
     return new, meta
 
 
