@@ -125,7 +125,8 @@ def require_torch() -> None:
 #: What each stage counts, for the rate column.
 _UNITS = {"kinship": "variants", "scanning": "variants", "LD scores": "variants",
           "null model": "fits", "images": "images", "training": "epochs", "epoch": "steps",
-          "epochs": "epochs", "queries": "samples"}
+          "epochs": "epochs", "queries": "samples", "ridge level 0": "blocks",
+          "ridge level 1": "traits"}
 
 
 class _RateColumn(ProgressColumn):

@@ -20,7 +20,8 @@ __all__ = ["Progress", "RunResult"]
 class Progress(Protocol):
     """``progress(done, total, stage, **info)``: called as a long run advances.
 
-    ``stage`` names what is counted ("kinship", "null model", "scanning", "LD scores",
+    ``stage`` names what is counted ("kinship", "null model", "ridge level 0" (blocks),
+    "ridge level 1" (traits), "scanning", "LD scores",
     "training", "images", "epoch", "epochs"); ``done`` of ``total`` units are finished.
     ``info`` holds display fields of the stage (numbers such as ``loss`` or
     ``samples_per_s``), and ``message``, a line worth logging once (the end of an epoch).

@@ -188,10 +188,12 @@ def residualized_traits(Y: np.ndarray, Q: np.ndarray) -> tuple[np.ndarray, np.nd
     return R / scale, scale
 
 
-def residualize_columns(Z: np.ndarray, Q: np.ndarray) -> np.ndarray:
-    """``Z - Q (Q^T Z)`` in place."""
-    if Q.shape[1]:
-        Z -= Q @ (Q.T @ Z)
+def residualize_columns(Z: np.ndarray, Q: np.ndarray, chunk: int = 128) -> np.ndarray:
+    """``Z - Q (Q^T Z)`` in place, ``chunk`` columns at a time (the temporary is N x chunk,
+    not N x m)."""
+    for lo in range(0, Z.shape[1] if Q.shape[1] else 0, chunk):
+        part = Z[:, lo:lo + chunk]
+        part -= Q @ (Q.T @ part)
     return Z
 
 
