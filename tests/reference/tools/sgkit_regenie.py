@@ -18,15 +18,17 @@ LOCO prediction.
 
 import sys
 
-import dask
-import dask.array as da
 import numpy as np
-from sgkit.stats.regenie import _stage_1, _stage_2, _stage_3, index_array_blocks
-
-dask.config.set(scheduler="synchronous")
 
 
 def main() -> None:
+    # Imported here: pytest's doctest collection imports this file in the test environment,
+    # which has no sgkit.
+    import dask
+    import dask.array as da
+    from sgkit.stats.regenie import _stage_1, _stage_2, _stage_3, index_array_blocks
+
+    dask.config.set(scheduler="synchronous")
     z = np.load(sys.argv[1])
     Z, Y, contigs = z["Z"], z["Y"], z["contigs"]
     vbs, sbs = tuple(int(v) for v in z["variant_block_sizes"]), tuple(

@@ -1,0 +1,111 @@
+"""gwasrep assoc --lmm ridge vs BOLT-LMM (--lmmInfOnly, once per dimension), same files, one run.
+
+    python benchmarks/bench_ridge.py [--n-samples 10000] [--n-variants 20000] [--traits 10]
+                                     [--bolt-dims 10] [--threads 2]
+
+The cohort (written once under benchmarks/data/related_N_M_D/): a third of the samples in
+sib pairs, the rest unrelated; LD-free genotypes on 22 chromosomes; D polygenic traits
+(h2 0.5 over 5 % of the variants, genetic correlation 0.5). BOLT gets each trait after
+gwasrep's default preprocessing (the rank-based inverse normal transform), one run per
+dimension with 2 threads; ``--bolt-dims k < D`` runs the first k and scales the total by
+D / k (said so in the output). Wall time and peak RSS come from wait4(). Prints a Markdown
+table for benchmarks/RESULTS.md, gwasrep's stage times (run.json), the Spearman
+correlation of -log10 P per dimension, and writes benchmarks/runs/ridge.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_assoc import measure  # noqa: E402
+
+
+def make_data(d: Path, n: int, m: int, D: int) -> None:
+    from gwasrep.assoc.preprocess import inverse_normal_transform
+    from gwasrep.simulate.families import simulate_sibships
+
+    if (d / "sibs.bed").exists():
+        return
+    n_pairs = n // 6
+    sizes = np.r_[np.ones(n - 2 * n_pairs, dtype=int), np.full(n_pairs, 2)]
+    t = time.perf_counter()
+    simulate_sibships(d, n_families=sizes.size, n_sibs=sizes, n_variants=m, n_chrom=22,
+                      n_traits=D, h2=0.5, causal_frac=0.05, seed=11)
+    emb = pd.read_parquet(d / "sibs_emb.parquet")
+    y = inverse_normal_transform(emb[[f"emb_{k}" for k in range(1, D + 1)]].to_numpy())
+    pheno = pd.DataFrame({"FID": emb["FID"], "IID": emb["IID"],
+                          **{f"y{k + 1}": y[:, k] for k in range(D)}})
+    pheno.to_csv(d / "pheno.txt", sep=" ", index=False)
+    print(f"generated {d} in {time.perf_counter() - t:.0f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n-samples", type=int, default=10_000)
+    ap.add_argument("--n-variants", type=int, default=20_000)
+    ap.add_argument("--traits", type=int, default=10)
+    ap.add_argument("--bolt-dims", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    N, M, D = args.n_samples, args.n_variants, args.traits
+    k_bolt = min(args.bolt_dims or D, D)
+    here = Path(__file__).parent.resolve()
+    d = here / "data" / f"related_{N}_{M}_{D}"
+    make_data(d, N, M, D)
+    runs = here / "runs" / "ridge"
+    shutil.rmtree(runs, ignore_errors=True)
+    runs.mkdir(parents=True)
+    gw = measure([shutil.which("gwasrep"), "assoc", "--emb", str(d / "sibs_emb.parquet"),
+                  "--bed", str(d / "sibs"), "--lmm", "ridge", "--threads", str(args.threads),
+                  "--out", str(runs / "gwasrep"), "--quiet"], cwd=runs)
+    meta = json.loads((runs / "gwasrep" / "run.json").read_text())
+    stages = dict(meta["null_model"]["time_s"])
+    stages["scan"] = meta["scan_time_s"]
+    ss = pd.read_parquet(runs / "gwasrep" / "sumstats.parquet")
+    bolt = []
+    from scipy.stats import spearmanr
+
+    for k in range(1, k_bolt + 1):
+        r = measure(["bolt", f"--bfile={d / 'sibs'}", f"--phenoFile={d / 'pheno.txt'}",
+                     f"--phenoCol=y{k}", "--lmmInfOnly", "--LDscoresUseChip",
+                     f"--numThreads={args.threads}", f"--statsFile={runs / f'bolt_{k}.stats'}"],
+                    cwd=runs)
+        b = pd.read_csv(runs / f"bolt_{k}.stats", sep="\t")
+        j = ss[["ID", f"P_{k}"]].merge(b, left_on="ID", right_on="SNP")
+        r["spearman"] = float(spearmanr(-np.log10(j[f"P_{k}"]),
+                                        -np.log10(j["P_BOLT_LMM_INF"]))[0])
+        bolt.append(r)
+        print(f"BOLT dimension {k}: {r['wall_s']:.1f} s, Spearman {r['spearman']:.3f}")
+    bolt_total = sum(r["wall_s"] for r in bolt) * D / k_bolt
+    ratio = gw["wall_s"] / bolt_total
+    extrap = ("" if k_bolt == D else
+              f" (measured on {k_bolt} of {D} dimensions, scaled x{D / k_bolt:g})")
+    print(f"\nmachine: {platform.node()}, {platform.processor() or platform.machine()}, "
+          f"{args.threads} threads; {time.strftime('%Y-%m-%d')}")
+    print(f"cohort: N = {N:,} (a third in sib pairs), M = {M:,}, D = {D}\n")
+    print("| tool | wall (s) | peak RSS (MB) |\n|---|---|---|")
+    print(f"| gwasrep assoc --lmm ridge | {gw['wall_s']:.1f} | {gw['peak_rss_mb']:.0f} |")
+    print(f"| BOLT-LMM --lmmInfOnly x {D}{extrap} | {bolt_total:.1f} | "
+          f"{max(r['peak_rss_mb'] for r in bolt):.0f} |")
+    print(f"\nratio gwasrep / BOLT: {ratio:.3f} (1/{1 / ratio:.1f})")
+    print("gwasrep stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()
+                                             if isinstance(v, float)))
+    print("Spearman of -log10 P per dimension: "
+          + ", ".join(f"{r['spearman']:.3f}" for r in bolt))
+    out = {"N": N, "M": M, "D": D, "gwasrep": gw, "stages": stages, "bolt": bolt,
+           "bolt_total_s": bolt_total, "bolt_dims_run": k_bolt, "ratio": ratio}
+    (here / "runs" / "ridge.json").write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
