@@ -91,7 +91,7 @@ def assoc(
                           grm_extract=grm_extract, grm_kind=grm_kind, grm_maf=grm_maf,
                           loco=loco, reml=reml, allow_nonconverged=allow_nonconverged,
                           ridge_block_size=ridge_block_size, ridge_folds=ridge_folds,
-                          ridge_h2=float_list(ridge_h2, "--ridge-h2"))
+                          ridge_h2=tuple(float_list(ridge_h2, "--ridge-h2")))
         with progress_bar(quiet) as progress:
             run = run_assoc(cfg, progress=progress, figures=figures)
     if not quiet:

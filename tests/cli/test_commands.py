@@ -41,7 +41,8 @@ def test_assoc_builds_assoc_config():
         "--drop-missing", "--block-size", "64", "--threads", "1", "--format", "parquet,tsv",
         "--no-plots", "--resume", "--lmm", "lowrank", "--grm-extract", "g.txt",
         "--grm-kind", "centered", "--grm-maf", "0.05", "--loco", "--reml",
-        "--allow-nonconverged", "--quiet"])
+        "--allow-nonconverged", "--ridge-block-size", "500", "--ridge-folds", "4",
+        "--ridge-h2", "0.1, 0.5", "--quiet"])
     assert cfg == AssocConfig(
         emb=Path("e.parquet"), bed=Path("cohort"), out=Path("res"), covar=Path("c.tsv"),
         covar_cols=["age", "sex"], meta_cols=["meta_a"], pcs=3, regress_covariates=False,
@@ -49,7 +50,8 @@ def test_assoc_builds_assoc_config():
         exclude=Path("y.txt"), keep=Path("k.txt"), remove=Path("r.txt"), drop_missing=True,
         block_size=64, threads=1, formats=("parquet", "tsv"), plots=False, resume=True,
         lmm="lowrank", grm_extract=Path("g.txt"), grm_kind="centered", grm_maf=0.05,
-        loco=True, reml=True, allow_nonconverged=True)
+        loco=True, reml=True, allow_nonconverged=True, ridge_block_size=500, ridge_folds=4,
+        ridge_h2=(0.1, 0.5))
     assert kw == {"progress": None, "figures": None}  # --no-plots: no figure process
 
 
