@@ -37,8 +37,11 @@ def fingerprint(cfg: AssocConfig, prep: Prepared) -> dict:
                 for k, v in asdict(cfg).items() if k in RESULT_SETTINGS}
     signature = {k: {kk: vv for kk, vv in v.items() if kk != "path"}
                  for k, v in prep.inputs.items()}
-    return {"settings": settings, "inputs": signature, "n_variants": int(prep.variant_idx.size),
-            "n_samples": int(prep.fam_idx.size)}
+    fp = {"settings": settings, "inputs": signature, "n_variants": int(prep.variant_idx.size),
+          "n_samples": int(prep.fam_idx.size)}
+    # As stored (tuples become lists), so that a comparison with the stored one names only
+    # what changed.
+    return json.loads(json.dumps(fp))
 
 
 def open_partial(cfg: AssocConfig, prep: Prepared) -> Path:
