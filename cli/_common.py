@@ -126,7 +126,7 @@ def require_torch() -> None:
 _UNITS = {"kinship": "variants", "scanning": "variants", "LD scores": "variants",
           "null model": "fits", "images": "images", "training": "epochs", "epoch": "steps",
           "epochs": "epochs", "queries": "samples", "ridge level 0": "blocks",
-          "ridge level 1": "traits"}
+          "ridge level 1": "traits", "relatives": "row blocks"}
 
 
 class _RateColumn(ProgressColumn):

@@ -70,6 +70,7 @@ def assoc(
     ridge_block_size: Annotated[int, typer.Option(help="--lmm ridge: variants per level-0 block")] = 1000,
     ridge_folds: Annotated[int, typer.Option(help="--lmm ridge: cross-validation folds")] = 5,
     ridge_h2: Annotated[str, typer.Option(help="--lmm ridge: comma-separated heritabilities in (0, 1) of the shrinkage grid")] = "0.01,0.25,0.5,0.75,0.99",
+    relatives: Annotated[str, typer.Option(help="--lmm ridge: close relatives the tests are calibrated for: auto (found from the genotypes), none (plain REGENIE step 2), or a KING table such as plink2 --make-king-table writes")] = "auto",
     quiet: Quiet = False,
 ):
     """Multi-trait LRT, per-dimension tests and Bonferroni aggregate on a PLINK fileset (linear or LMM)."""
@@ -91,7 +92,8 @@ def assoc(
                           grm_extract=grm_extract, grm_kind=grm_kind, grm_maf=grm_maf,
                           loco=loco, reml=reml, allow_nonconverged=allow_nonconverged,
                           ridge_block_size=ridge_block_size, ridge_folds=ridge_folds,
-                          ridge_h2=tuple(float_list(ridge_h2, "--ridge-h2")))
+                          ridge_h2=tuple(float_list(ridge_h2, "--ridge-h2")),
+                          relatives=relatives)
         with progress_bar(quiet) as progress:
             run = run_assoc(cfg, progress=progress, figures=figures)
     if not quiet:

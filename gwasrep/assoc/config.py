@@ -25,7 +25,7 @@ RESULT_SETTINGS = ("emb", "bed", "covar", "covar_cols", "meta_cols", "pcs", "reg
                     "inverse_normal", "maf", "geno", "chrom", "extract", "exclude", "keep",
                     "remove", "drop_missing", "block_size", "lmm", "grm", "grm_extract",
                     "grm_kind", "grm_maf", "loco", "reml", "ridge_block_size", "ridge_folds",
-                    "ridge_h2")
+                    "ridge_h2", "relatives")
 
 
 @dataclass
@@ -70,6 +70,9 @@ class AssocConfig:
     ridge_block_size: int = DEFAULT_BLOCK_SIZE
     ridge_folds: int = DEFAULT_FOLDS
     ridge_h2: tuple[float, ...] = DEFAULT_H2_GRID
+    #: ``--lmm ridge``: the close relatives the tests are calibrated for: "auto" (found
+    #: from the genotypes), "none", or a KING table (see assoc/relatives.py).
+    relatives: str = "auto"
     loco: bool = False
     reml: bool = False
     allow_nonconverged: bool = False
@@ -100,6 +103,14 @@ class AssocConfig:
         if self.ridge_folds < 2:
             raise InputError(f"--ridge-folds {self.ridge_folds}: expected at least 2 folds")
         self.ridge_h2 = check_h2_grid(self.ridge_h2)
+        self.relatives = str(self.relatives)
+        if self.relatives not in ("auto", "none"):
+            if self.lmm not in ("ridge", "auto"):
+                raise InputError(f"--relatives {self.relatives}: applies to --lmm ridge (the "
+                                 "exact LMM models relatedness with its GRM)")
+            if not Path(self.relatives).is_file():
+                raise InputError(f"--relatives {self.relatives}: file not found; expected "
+                                 "a KING table (plink2 --make-king-table), 'auto' or 'none'")
         if not 0.0 <= self.grm_maf <= 0.5:
             raise InputError(f"--grm-maf {self.grm_maf}: expected a value in [0, 0.5]")
         bad = set(self.formats) - {"parquet", "tsv"}

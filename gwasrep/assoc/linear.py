@@ -22,6 +22,7 @@ __all__ = [
     "block_moments_dense",
     "block_moments_from_packed",
     "fit_null",
+    "pd_inverse",
     "scan_statistics",
 ]
 
@@ -40,7 +41,7 @@ class NullModel:
     Qc: np.ndarray
     #: ML residual covariance ``R0^T R0 / N``, shape (n_traits, n_traits).
     C0: np.ndarray
-    #: Inverse of C0.
+    #: Inverse of the covariance the multi-trait statistic uses: C0, or ``C_test``.
     C0_inv: np.ndarray
     #: Residual sum of squares per trait, shape (n_traits,).
     rss0: np.ndarray
@@ -48,6 +49,11 @@ class NullModel:
     lml0: float
     #: Number of covariates including the intercept (K).
     n_covariates: int
+    #: The relatedness-calibrated residual covariance the tests use instead of C0
+    #: (:func:`gwasrep.assoc.relatives.calibrate_null`), or None.
+    C_test: np.ndarray | None = None
+    #: Per trait, the factor on the standard errors that goes with ``C_test``, or None.
+    se_scale: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
@@ -61,6 +67,16 @@ class NullModel:
     def design(self) -> np.ndarray:
         """``X = [R0, Qc]``, shape (n_samples, n_traits + n_covariates - 1)."""
         return np.hstack([self.R0, self.Qc])
+
+
+def pd_inverse(C: np.ndarray, error) -> np.ndarray:
+    """The symmetric inverse of a covariance; ``InputError(error(smallest, largest
+    eigenvalue))`` when it is not safely positive definite."""
+    evals = np.linalg.eigvalsh(C)
+    if evals[0] <= 1e-10 * evals[-1]:
+        raise InputError(error(evals[0], evals[-1]))
+    inv = np.linalg.inv(C)
+    return (inv + inv.T) / 2
 
 
 def fit_null(E: np.ndarray, F: np.ndarray | None = None, *,
@@ -106,13 +122,9 @@ def fit_null(E: np.ndarray, F: np.ndarray | None = None, *,
         raise InputError(f"embedding {'column' if len(bad) == 1 else 'columns'} "
                          f"{', '.join(bad)} constant after regressing out covariates")
     C0 = R0.T @ R0 / N
-    evals = np.linalg.eigvalsh(C0)
-    if evals[0] <= 1e-10 * evals[-1]:
-        raise InputError(f"embedding dimensions are linearly dependent (residual covariance "
-                         f"has eigenvalue {evals[0]:.3g} vs largest {evals[-1]:.3g}); "
-                         "project on fewer principal components with --pcs")
-    C0_inv = np.linalg.inv(C0)
-    C0_inv = (C0_inv + C0_inv.T) / 2
+    C0_inv = pd_inverse(C0, lambda lo, hi: (
+        f"embedding dimensions are linearly dependent (residual covariance has eigenvalue "
+        f"{lo:.3g} vs largest {hi:.3g}); project on fewer principal components with --pcs"))
     _, logdet = np.linalg.slogdet(C0)
     lml0 = -N * D / 2 * np.log(2 * np.pi) - N / 2 * logdet - N * D / 2
     assert R0.shape == (N, D)
@@ -169,7 +181,9 @@ def scan_statistics(null: NullModel, mom: BlockMoments, *, maf: float = 0.0,
     ``q = (g~^T R0) C0^{-1} (R0^T g~) / (g~^T g~)``, the ML fit with ``C = s C0``
     under the alternative gives ``LRT = N D log(N D / (N D - q))``.
     Per dimension, ``beta_k = g~^T R0_k / g~^T g~`` with the OLS standard error
-    on ``N - K - 1`` degrees of freedom.
+    on ``N - K - 1`` degrees of freedom. A null model calibrated for relatives
+    (``C_test``) puts ``C_test^{-1}`` in ``q`` and multiplies the standard errors by
+    ``se_scale``.
     """
     N, D, K = null.n_samples, null.n_traits, null.n_covariates
     num = mom.gX[:, :D]
@@ -183,6 +197,8 @@ def scan_statistics(null: NullModel, mom: BlockMoments, *, maf: float = 0.0,
         beta = num / gt_ok[:, None]
         rss1 = null.rss0[None, :] - num**2 / gt_ok[:, None]
         se = np.sqrt(np.maximum(rss1, 0.0) / df_resid / gt_ok[:, None])
+        if null.se_scale is not None:
+            se = se * null.se_scale[None, :]
         t = beta / se
         p_dim = t_two_sided(t, df_resid)
         q = np.einsum("md,de,me->m", num, null.C0_inv, num) / gt_ok

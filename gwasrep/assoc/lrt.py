@@ -13,6 +13,7 @@ from gwasrep.assoc.linear import block_moments_dense, fit_null, scan_statistics
 from gwasrep.assoc.lmm.eigen import KinshipEigen, eigen_from_kinship
 from gwasrep.assoc.lmm.null import NonConvergenceError, describe_nonconvergence, fit_lmm_null
 from gwasrep.assoc.lmm.scan import lmm_block_result, make_lmm_scan
+from gwasrep.assoc.relatives import Relatives, calibrate_null
 from gwasrep.assoc.results import AssocResult, concat_results
 from gwasrep.assoc.ridge import LocoPredictions
 from gwasrep.errors import InputError
@@ -24,7 +25,8 @@ def multitrait_lrt(E: np.ndarray, G: np.ndarray, *, covariates: np.ndarray | Non
                    maf: float = 0.0, geno: float = 1.0, kinship=None,
                    reml: bool = False, allow_nonconverged: bool = False,
                    loco: LocoPredictions | None = None,
-                   chrom: np.ndarray | None = None) -> AssocResult:
+                   chrom: np.ndarray | None = None,
+                   relatives: Relatives | None = None) -> AssocResult:
     """Multi-trait LRT, per-dimension tests and their Bonferroni aggregate.
 
     Parameters
@@ -52,6 +54,11 @@ def multitrait_lrt(E: np.ndarray, G: np.ndarray, *, covariates: np.ndarray | Non
         prediction that leaves its chromosome out, with the linear model.
     chrom : ndarray of shape (n_variants,), optional
         Chromosome of each column of ``G``; required with ``loco``.
+    relatives : Relatives, optional
+        With ``loco``: close relatives among the samples
+        (:func:`gwasrep.assoc.relatives.find_relatives`); the tests use the
+        relatedness-calibrated residual covariance (see :mod:`gwasrep.assoc.relatives`),
+        as ``gwasrep assoc --lmm ridge`` does by default.
 
     Returns
     -------
@@ -83,7 +90,10 @@ def multitrait_lrt(E: np.ndarray, G: np.ndarray, *, covariates: np.ndarray | Non
     Lippert et al. (2014), Casale et al. (2015); the scanner of glimix-core.
     """
     if loco is not None:
-        return _loco_lrt(E, G, covariates, loco, chrom, maf=maf, geno=geno)
+        return _loco_lrt(E, G, covariates, loco, chrom, maf=maf, geno=geno,
+                         relatives=relatives)
+    if relatives is not None:
+        raise InputError("multitrait_lrt(relatives=...): applies with loco= (the ridge mode)")
     null = fit_null(E, covariates)
     if kinship is None:
         return scan_statistics(null, block_moments_dense(null, G), maf=maf, geno=geno)
@@ -95,7 +105,8 @@ def multitrait_lrt(E: np.ndarray, G: np.ndarray, *, covariates: np.ndarray | Non
     return lmm_block_result(scan, G, maf=maf, geno=geno, null=lnull)
 
 
-def _loco_lrt(E, G, covariates, loco: LocoPredictions, chrom, *, maf, geno) -> AssocResult:
+def _loco_lrt(E, G, covariates, loco: LocoPredictions, chrom, *, maf, geno,
+              relatives: Relatives | None = None) -> AssocResult:
     E = np.asarray(E, dtype=np.float64)
     if chrom is None:
         raise InputError("multitrait_lrt(loco=...): chrom= (the chromosome of each column of "
@@ -111,6 +122,8 @@ def _loco_lrt(E, G, covariates, loco: LocoPredictions, chrom, *, maf, geno) -> A
     for c in dict.fromkeys(chrom):
         cols = np.flatnonzero(chrom == c)
         null = fit_null(E - loco.for_chromosome(c), covariates)
+        if relatives is not None:
+            null = calibrate_null(null, relatives)
         parts.append(scan_statistics(null, block_moments_dense(null, G[:, cols]), maf=maf,
                                      geno=geno))
         where.append(cols)

@@ -122,6 +122,7 @@ def _ridge_step1(cfg: AssocConfig, prep: Prepared, partial: Path,
         describe,
         discard_ridge,
         loco_scan_state,
+        ridge_relatives,
         run_ridge,
     )
 
@@ -129,17 +130,21 @@ def _ridge_step1(cfg: AssocConfig, prep: Prepared, partial: Path,
         loco, times = run_ridge(prep.ridge, prep.fileset, prep.fam_idx, partial,
                                 maf_min=cfg.grm_maf, threads=cfg.threads,
                                 dask_scheduler=cfg.dask_scheduler, progress=progress)
+        t_rel = time.perf_counter()
+        relatives = ridge_relatives(cfg.relatives, prep.ridge, prep.fileset, prep.fam_idx,
+                                    partial, maf_min=cfg.grm_maf, progress=progress)
+        times["relatives"] = time.perf_counter() - t_rel
+        prep.state, prep.ridge_meta = loco_scan_state(prep.state, prep.ridge, loco,
+                                                      prep.fileset.bim["CHROM"].to_numpy(),
+                                                      prep.variant_idx, times, relatives)
     except InputError:
-        # Bad input found by step 1 itself (a trait whose level-1 fit fails): nothing of
-        # this run is kept.
+        # Bad input found by step 1 itself (a trait whose level-1 fit fails, relatives
+        # whose calibrated covariance is singular): nothing of this run is kept.
         discard_ridge(partial)
         if not any(partial.glob("block_*.npz")):
             shutil.rmtree(partial)
         raise
-    prep.state, prep.ridge_meta = loco_scan_state(prep.state, prep.ridge, loco,
-                                                  prep.fileset.bim["CHROM"].to_numpy(),
-                                                  prep.variant_idx, times)
-    prep.notes.insert(0, describe(loco, prep.ridge.why))
+    prep.notes.insert(0, describe(loco, prep.ridge.why, relatives))
 
 
 def _scan(cfg: AssocConfig, prep: Prepared, out: Path, partial: Path, t0: float,

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from gwasrep import multitrait_lrt, preprocess_embeddings
 from gwasrep.assoc.config import AssocConfig
+from gwasrep.assoc.relatives import find_relatives
 from gwasrep.assoc.ridge import fit_loco_predictions
 from gwasrep.assoc.run import run_assoc
 from gwasrep.errors import ResumeError
@@ -60,7 +61,8 @@ def test_engine_equals_array_api(cohort, reference):
     G = read_dosages(fs)
     chrom = fs.bim["CHROM"].to_numpy()
     loco = fit_loco_predictions(pre.E, G, chrom, block_size=BLOCK, maf_min=0.01)
-    res = multitrait_lrt(pre.E, G, loco=loco, chrom=chrom)
+    relatives = find_relatives(G)
+    res = multitrait_lrt(pre.E, G, loco=loco, chrom=chrom, relatives=relatives)
     assert run.n_variants_tested == res.tested.sum() == len(ss)
     # Level-0 predictions are float32 in both; the genotype standardization differs only in
     # the order of a sum, so the statistics agree far below any reported digit.
@@ -72,6 +74,11 @@ def test_engine_equals_array_api(cohort, reference):
     assert meta["chromosomes"] == ["1", "2", "3"]
     assert meta["n_blocks"] == 12
     assert [meta["level1"][n]["h2"] for n in pre.names] == [loco.h2_grid[b] for b in loco.best]
+    # The 200 sib pairs, found from the genotypes as find_relatives finds them.
+    rel = meta["relatives"]
+    assert rel["n_pairs"] == relatives.n_pairs == 200
+    assert rel["source"] == "genotypes"
+    assert rel["n_variants"] == relatives.n_variants
     # Leaving a chromosome out matters: the three LOCO null models differ.
     c0 = meta["C0_by_group"]
     assert not np.allclose(c0["1"], c0["2"])

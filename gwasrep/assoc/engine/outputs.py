@@ -296,10 +296,24 @@ def report(meta: dict, top_hits: pd.DataFrame, files: dict[str, Path]) -> str:
                   f"- step 1: {nm['n_variants']:,} variants in {nm['n_blocks']:,} blocks of "
                   f"{nm['block_size']:,}, {nm['n_folds']} folds, heritability grid "
                   f"{', '.join(f'{h:g}' for h in nm['h2_grid'])}; LOCO over "
-                  f"{len(nm['chromosomes'])} chromosomes", "",
-                  "| dimension | level-1 h2 | cross-validated R2 |", "|---|---|---|"]
+                  f"{len(nm['chromosomes'])} chromosomes"]
+        rel = nm.get("relatives")
+        if rel is None:
+            lines.append("- relatives: not calibrated for (--relatives none)")
+        else:
+            where = (f"relationship over {rel['n_variants']:,} variants"
+                     if rel["source"] == "genotypes" else f"2 x kinship in {rel['source']}")
+            lines.append(f"- relatives: {rel['n_pairs']:,} pairs among "
+                         f"{rel['n_related_samples']:,} samples ({where} > "
+                         f"{rel['threshold']:.3g}); the tests' residual variance is "
+                         "calibrated for them (column: C_Phi / C0)")
+        factor = (rel or {}).get("variance_factor", {})
+        lines += ["", "| dimension | level-1 h2 | cross-validated R2 | C_Phi / C0 |",
+                  "|---|---|---|---|"]
         for name, fit in nm["level1"].items():
-            lines.append(f"| {name} | {fit['h2']:g} | {fit['cv_r2']:.4f} |")
+            f = factor.get(name)
+            lines.append(f"| {name} | {fit['h2']:g} | {fit['cv_r2']:.4f} | "
+                         f"{'NA' if f is None else format(f, '.4f')} |")
         lines.append("")
     if meta["notes"]:
         lines += ["## Notes", ""] + [f"- {n}" for n in meta["notes"]] + [""]

@@ -8,7 +8,9 @@ checkpointing each block's out-of-fold predictions (float32) under
 N and what a resumed run continues from. Level 1 reads one trait's predictors at a time
 and checkpoints its LOCO predictions. :func:`loco_scan_state` fits one linear null model
 per tested chromosome on the LOCO-adjusted traits; the scan is the linear engine's.
-The method is described in :mod:`gwasrep.assoc.ridge`.
+:func:`ridge_relatives` finds the close relatives the tests are calibrated for
+(:mod:`gwasrep.assoc.relatives`), from ``--relatives FILE`` or from the genotypes
+(checkpointed too). The method is described in :mod:`gwasrep.assoc.ridge`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ from gwasrep.assoc.config import AssocConfig
 from gwasrep.assoc.engine.scan import ScanState, _read_packed, make_scan_state
 from gwasrep.assoc.engine.schedule import run_dask, run_local
 from gwasrep.assoc.linear import fit_null
+from gwasrep.assoc.relatives import (
+    MAX_GRM_VARIANTS,
+    Relatives,
+    calibrate_null,
+    evenly_spaced,
+    grm_pairs,
+    grm_threshold,
+    relatives_from_table,
+)
 from gwasrep.assoc.ridge import (
     Level1Fit,
     LocoPredictions,
@@ -44,12 +55,13 @@ from gwasrep.assoc.ridge import (
 from gwasrep.errors import InputError, preview
 from gwasrep.io.atomic import atomic_path
 from gwasrep.io.plink import PlinkFileset
+from gwasrep.io.relatives import read_kinship_table
 from gwasrep.io.tables import read_variant_list
 from gwasrep.runs import Progress
 from gwasrep.system import format_bytes
 
 __all__ = ["Level0State", "RidgePlan", "describe", "discard_ridge", "level0_task",
-           "loco_scan_state", "plan_ridge", "run_ridge"]
+           "loco_scan_state", "plan_ridge", "ridge_relatives", "run_ridge"]
 
 log = logging.getLogger("gwasrep")
 
@@ -75,6 +87,8 @@ class RidgePlan:
     #: Why this mode (``--lmm ridge``, or what ``auto`` found).
     why: str
     notes: list[str] = field(default_factory=list)
+    #: The relatives of ``--relatives FILE`` (read before step 1), else None.
+    relatives: Relatives | None = None
 
     def level0_bytes(self) -> int:
         """Size of the level-0 predictions (float32) on disk."""
@@ -102,9 +116,18 @@ def plan_ridge(cfg: AssocConfig, fileset: PlinkFileset, fam_idx: np.ndarray, E: 
     N = len(fam_idx)
     n_cov = 1 + (0 if F is None else F.shape[1])
     check_folds(N, cfg.ridge_folds, n_cov)
+    rel = None
+    if cfg.relatives not in ("auto", "none"):
+        table = read_kinship_table(cfg.relatives)
+        ids = fileset.fam["IID"].to_numpy().astype(str)[np.asarray(fam_idx, dtype=np.int64)]
+        rel = relatives_from_table(table["IID1"], table["IID2"], table["KINSHIP"], ids,
+                                   source=Path(cfg.relatives).name)
+        notes.append(f"--relatives: {len(table):,} pairs listed, {rel.n_pairs:,} among the "
+                     "tested samples with relationship (2 x kinship) > "
+                     f"{rel.threshold:g}")
     return RidgePlan(variant_idx=cand, blocks=blocks, folds=assign_folds(N, cfg.ridge_folds),
                      h2_grid=tuple(cfg.ridge_h2), E=E, F=F, covariate_names=covariate_names,
-                     trait_names=trait_names, why=why, notes=notes)
+                     trait_names=trait_names, why=why, notes=notes, relatives=rel)
 
 
 @dataclass(frozen=True)
@@ -207,20 +230,65 @@ def run_ridge(plan: RidgePlan, fileset: PlinkFileset, fam_idx: np.ndarray, parti
                   "level0_blocks_computed": len(pending)}
 
 
+#: Memory for the standardized genotypes the relatives are found from (float32).
+RELATIVES_BUDGET = 2 << 30
+
+
+def ridge_relatives(relatives: str, plan: RidgePlan, fileset: PlinkFileset,
+                    fam_idx: np.ndarray, partial: Path, *, maf_min: float,
+                    progress: Progress | None = None) -> Relatives | None:
+    """The close relatives among the tested samples: None for ``--relatives none``, the
+    pairs of a kinship table for a path, else (``auto``) the pairs whose relationship over
+    up to 5,000 evenly spaced step-1 variants exceeds the threshold (checkpointed)."""
+    if relatives == "none":
+        return None
+    fam_idx = np.asarray(fam_idx, dtype=np.int64)
+    N = fam_idx.size
+    if plan.relatives is not None:
+        return plan.relatives
+    path = partial / RIDGE_DIR / "relatives.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            return Relatives(i=z["i"], j=z["j"], phi=z["phi"], n_samples=N,
+                             source="genotypes", threshold=float(z["threshold"]),
+                             n_variants=int(z["n_variants"]))
+    m_max = int(min(MAX_GRM_VARIANTS, max(RELATIVES_BUDGET // (4 * N), 100)))
+    pick = plan.variant_idx[evenly_spaced(plan.variant_idx.size, m_max)]
+    Zf = np.empty((N, pick.size), dtype=np.float32)
+    k = 0
+    for lo in range(0, pick.size, 500):
+        idx = pick[lo:lo + 500]
+        Z = np.empty((N, idx.size), order="F")
+        used = np.empty(idx.size, dtype=np.bool_)
+        n = standardize_packed(_read_packed(str(fileset.bed_path), idx, fileset.n_samples),
+                               fam_idx, True, max(float(maf_min), 0.01), 1.0, Z, used)
+        Zf[:, k:k + n] = Z[:, :n]
+        k += n
+    thr = grm_threshold(k)
+    i, j, v = grm_pairs(Zf[:, :k], thr, progress=progress)
+    rel = Relatives(i=i, j=j, phi=v, n_samples=N, source="genotypes", threshold=thr,
+                    n_variants=k)
+    _save(path, lambda fh: np.savez(fh, i=i, j=j, phi=v, threshold=np.float64(thr),
+                                    n_variants=np.int64(k)))
+    return rel
+
+
 def loco_scan_state(state: ScanState, plan: RidgePlan, loco: LocoPredictions,
                     bim_chrom: np.ndarray, test_idx: np.ndarray,
-                    times: dict | None = None) -> tuple[ScanState, dict]:
+                    times: dict | None = None,
+                    relatives: Relatives | None = None) -> tuple[ScanState, dict]:
     """The scan state with one linear null model per tested chromosome, fitted on the
-    traits minus that chromosome's LOCO prediction; and the run.json record."""
+    traits minus that chromosome's LOCO prediction (calibrated for ``relatives`` when
+    given); and the run.json record."""
     t0 = time.perf_counter()
     chrom = np.asarray(bim_chrom).astype(str)
     groups = list(dict.fromkeys(chrom[test_idx]))
     variant_group = np.full(chrom.size, -1, dtype=np.int16)
     nulls = []
     for gi, g in enumerate(groups):
-        nulls.append(fit_null(plan.E - loco.for_chromosome(g), plan.F,
-                              covariate_names=plan.covariate_names,
-                              trait_names=plan.trait_names))
+        null = fit_null(plan.E - loco.for_chromosome(g), plan.F,
+                        covariate_names=plan.covariate_names, trait_names=plan.trait_names)
+        nulls.append(null if relatives is None else calibrate_null(null, relatives))
         variant_group[test_idx[chrom[test_idx] == g]] = gi
     new = make_scan_state(state.bed_path, state.n_fam, state.sample_idx, state.null,
                           maf=state.maf, geno=state.geno, loco=tuple(nulls),
@@ -228,6 +296,11 @@ def loco_scan_state(state: ScanState, plan: RidgePlan, loco: LocoPredictions,
     no_step1 = [g for g in groups if g not in loco.chromosomes]
     meta = {"mode": "ridge", "why": plan.why, "groups": groups, **loco.summary(),
             "tested_chromosomes_without_step1_variants": no_step1,
+            "relatives": None if relatives is None else {
+                **relatives.summary(),
+                # C_Phi_kk / C0_kk per trait, averaged over the chromosome groups.
+                "variance_factor": dict(zip(plan.trait_names, np.mean(
+                    [n.se_scale**2 for n in nulls], axis=0).tolist(), strict=True))},
             "time_s": {**(times or {}), "loco_null_models": time.perf_counter() - t0}}
     return new, meta
 
@@ -237,12 +310,21 @@ def discard_ridge(partial: Path) -> None:
     shutil.rmtree(partial / RIDGE_DIR, ignore_errors=True)
 
 
-def describe(loco: LocoPredictions, why: str) -> str:
-    """The note of a ridge run: settings and each trait's level-1 choice."""
+def describe(loco: LocoPredictions, why: str, relatives: Relatives | None = None) -> str:
+    """The note of a ridge run: settings, each trait's level-1 choice and the relatives."""
     fits = ", ".join(f"{n} h2 {loco.h2_grid[int(b)]:g} R2 {loco.r2[int(b), k]:.3f}"
                      for k, (n, b) in enumerate(zip(loco.trait_names, loco.best, strict=True)))
     return (f"LMM: ridge ({why}); REGENIE step 1 on {loco.n_variants:,} variants in "
             f"{loco.n_blocks:,} blocks of {loco.block_size:,}, {int(loco.folds.max()) + 1} "
             f"folds, LOCO over {len(loco.chromosomes)} chromosomes; level 1 per trait "
-            f"(cross-validated): {fits}")
+            f"(cross-validated): {fits}; " + describe_relatives(relatives))
+
+
+def describe_relatives(rel: Relatives | None) -> str:
+    if rel is None:
+        return "tests not calibrated for relatives (--relatives none)"
+    where = (f"relationship over {rel.n_variants:,} variants" if rel.source == "genotypes"
+             else f"2 x kinship in {rel.source}")
+    return (f"tests calibrated for {rel.n_pairs:,} pairs of relatives among "
+            f"{rel.n_related_samples():,} samples ({where} > {rel.threshold:.3g})")
 
