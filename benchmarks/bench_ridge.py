@@ -1,7 +1,8 @@
 """gwasrep assoc --lmm ridge vs BOLT-LMM (--lmmInfOnly, once per dimension), same files, one run.
 
     python benchmarks/bench_ridge.py [--n-samples 10000] [--n-variants 20000] [--traits 10]
-                                     [--bolt-dims 10] [--threads 2]
+                                     [--bolt-dims 10] [--threads 2] [--relatives auto]
+    python benchmarks/bench_ridge.py --cohort benchmarks/data/related50k [--bolt-dims 1]
 
 The cohort (written once under benchmarks/data/related_N_M_D/): a third of the samples in
 sib pairs, the rest unrelated; LD-free genotypes on 22 chromosomes; D polygenic traits
@@ -11,6 +12,11 @@ dimension with 2 threads; ``--bolt-dims k < D`` runs the first k and scales the 
 D / k (said so in the output). Wall time and peak RSS come from wait4(). Prints a Markdown
 table for benchmarks/RESULTS.md, gwasrep's stage times (run.json), the Spearman
 correlation of -log10 P per dimension, and writes benchmarks/runs/ridge.json.
+
+``--cohort DIR`` takes a cohort written by benchmarks/make_related_cohort.py (the issue's
+N = 50,000 x 200,000 x 10, streamed to disk) instead of generating one in memory.
+``--relatives`` is passed to gwasrep (auto: the pairs from the genotypes, timed as the
+``relatives`` stage; none: plain REGENIE step 2).
 """
 
 from __future__ import annotations
@@ -56,18 +62,27 @@ def main() -> None:
     ap.add_argument("--traits", type=int, default=10)
     ap.add_argument("--bolt-dims", type=int, default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cohort", type=Path, default=None)
+    ap.add_argument("--relatives", default="auto")
     args = ap.parse_args()
-    N, M, D = args.n_samples, args.n_variants, args.traits
-    k_bolt = min(args.bolt_dims or D, D)
     here = Path(__file__).parent.resolve()
-    d = here / "data" / f"related_{N}_{M}_{D}"
-    make_data(d, N, M, D)
+    if args.cohort is not None:
+        d = args.cohort.resolve()
+        info = json.loads((d / "meta.json").read_text())
+        N, M, D = info["n_samples"], info["n_variants"], info["n_traits"]
+        prefix, emb, pheno = d / "related", d / "related_emb.parquet", d / "related_pheno.txt"
+    else:
+        N, M, D = args.n_samples, args.n_variants, args.traits
+        d = here / "data" / f"related_{N}_{M}_{D}"
+        make_data(d, N, M, D)
+        prefix, emb, pheno = d / "sibs", d / "sibs_emb.parquet", d / "pheno.txt"
+    k_bolt = min(args.bolt_dims or D, D)
     runs = here / "runs" / "ridge"
     shutil.rmtree(runs, ignore_errors=True)
     runs.mkdir(parents=True)
-    gw = measure([shutil.which("gwasrep"), "assoc", "--emb", str(d / "sibs_emb.parquet"),
-                  "--bed", str(d / "sibs"), "--lmm", "ridge", "--threads", str(args.threads),
-                  "--out", str(runs / "gwasrep"), "--quiet"], cwd=runs)
+    gw = measure([shutil.which("gwasrep"), "assoc", "--emb", str(emb), "--bed", str(prefix),
+                  "--lmm", "ridge", "--threads", str(args.threads), "--relatives",
+                  args.relatives, "--out", str(runs / "gwasrep"), "--quiet"], cwd=runs)
     meta = json.loads((runs / "gwasrep" / "run.json").read_text())
     stages = dict(meta["null_model"]["time_s"])
     stages["scan"] = meta["scan_time_s"]
@@ -76,7 +91,7 @@ def main() -> None:
     from scipy.stats import spearmanr
 
     for k in range(1, k_bolt + 1):
-        r = measure(["bolt", f"--bfile={d / 'sibs'}", f"--phenoFile={d / 'pheno.txt'}",
+        r = measure(["bolt", f"--bfile={prefix}", f"--phenoFile={pheno}",
                      f"--phenoCol=y{k}", "--lmmInfOnly", "--LDscoresUseChip",
                      f"--numThreads={args.threads}", f"--statsFile={runs / f'bolt_{k}.stats'}"],
                     cwd=runs)

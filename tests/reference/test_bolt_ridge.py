@@ -6,10 +6,15 @@ trait gwasrep tests). The two tools fit different whole-genome models (REGENIE's
 block ridge, out of fold; BOLT's infinitesimal BLUP with its REML h2), so their null
 statistics differ by the noise of two residual vectors: the -log10 P correlate at
 Pearson ~0.97 and Spearman ~0.90 over all variants (the issue asked for Spearman 0.98),
-and they find the same hits.
+and they find the same hits. The gap is the model, not the test: the residual of the
+exact LOCO BLUP at BOLT's own variance ratio, tested with the same linear statistic,
+reproduces BOLT at Spearman > 0.99 on chromosome 1, and the ridge residual correlates
+with it at ~0.98 (20 folds instead of 5 raise the Spearman only to 0.93).
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
@@ -48,9 +53,9 @@ def test_per_dimension_p_follow_bolt_lmm_inf(tmp_path):
 
     run = run_assoc(AssocConfig(emb=tmp_path / "planted.parquet", bed=c.bed,
                                 out=tmp_path / "ridge", plots=False, lmm="ridge"))
-    run_tool([bolt, f"--bfile={c.bed}", "--phenoFile=pheno.txt", "--phenoCol=y1",
-              "--lmmInfOnly", "--LDscoresUseChip", "--numThreads=2",
-              "--statsFile=bolt.stats"], cwd=tmp_path)
+    proc = run_tool([bolt, f"--bfile={c.bed}", "--phenoFile=pheno.txt", "--phenoCol=y1",
+                     "--lmmInfOnly", "--LDscoresUseChip", "--numThreads=2",
+                     "--statsFile=bolt.stats"], cwd=tmp_path)
     ref = pd.read_csv(tmp_path / "bolt.stats", sep="\t")
     ss = pd.read_parquet(run.files["sumstats_parquet"], columns=["ID", "P_1"])
     j = ss.merge(ref, left_on="ID", right_on="SNP", validate="one_to_one")
@@ -65,3 +70,25 @@ def test_per_dimension_p_follow_bolt_lmm_inf(tmp_path):
     assert r >= 0.96
     assert len(theirs) >= 10
     assert len(ours ^ theirs) <= 2
+
+    # The exact LOCO BLUP residual (K + delta I)^-1 y at BOLT's delta, chromosome 1, with
+    # gwasrep's linear statistic: BOLT's numbers, so the comparison itself is sound.
+    log_delta = float(re.search(r"Variance params: .*logDelta = (\S+),", proc.stdout)[1])
+    chrom = fs.bim["CHROM"].astype(str).to_numpy()
+    Z = np.where(np.isnan(G), np.nanmean(G, axis=0), G)
+    Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
+    on = chrom == "1"
+    K = Z[:, ~on] @ Z[:, ~on].T / (~on).sum()
+    yc = y[:, 0] - y[:, 0].mean()
+    v = np.linalg.solve(K + np.exp(log_delta) * np.eye(len(yc)), yc)
+    X = Z[:, on]
+    chi2_blup = (X.T @ v) ** 2 / ((X**2).sum(axis=0) * (v @ v) / len(v))
+    ids = fs.bim["ID"].to_numpy()[on]
+    bolt_chr1 = ref.set_index("SNP").loc[ids, "P_BOLT_LMM_INF"].to_numpy()
+    rho_blup = spearmanr(chi2_blup, -np.log10(bolt_chr1))[0]
+    ours_chr1 = ss.set_index("ID").loc[ids, "P_1"].to_numpy()
+    rho_ours = spearmanr(-np.log10(ours_chr1), -np.log10(bolt_chr1))[0]
+    print(f"chromosome 1 vs BOLT: exact LOCO BLUP at BOLT's delta {np.exp(log_delta):.3f}: "
+          f"Spearman {rho_blup:.4f}; gwasrep ridge {rho_ours:.4f}")
+    assert rho_blup >= 0.99
+    assert rho_blup > rho_ours + 0.03
