@@ -200,6 +200,24 @@ def simulate_lmm(seed: int, N: int, D: int, S: int, n_cov: int, *, full: bool):
     return Y, F, G, eig, rng
 
 
+def plant_effects(cohort, G: np.ndarray, variant_ids, n: int, traits: list[str],
+                  scale: tuple[float, float], seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """A simulated cohort's embeddings with multi-trait effects added at ``n`` random
+    non-causal variants: effect ``N(0, 1) x U(scale)`` per variant and trait on the
+    standardized genotypes. Returns the embeddings table and the planted columns of G."""
+    rng = np.random.default_rng(seed)
+    background = set(cohort.causal_ids)
+    candidates = [j for j, v in enumerate(variant_ids) if v not in background]
+    planted = np.sort(rng.choice(candidates, size=n, replace=False))
+    Gp = G[:, planted] - np.nanmean(G[:, planted], axis=0)
+    Gp = np.where(np.isnan(Gp), 0.0, Gp)
+    Gp /= Gp.std(axis=0)
+    effects = rng.normal(0, 1, (n, len(traits))) * rng.uniform(*scale, (n, 1))
+    emb = pd.read_parquet(cohort.emb)
+    emb[traits] = emb[traits].to_numpy() + Gp @ effects
+    return emb, planted
+
+
 # ------------------------------------------------------------------ configurations
 
 

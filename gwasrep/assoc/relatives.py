@@ -106,16 +106,23 @@ def grm_threshold(n_variants: int, threshold: float = DEFAULT_THRESHOLD) -> floa
     return float(max(threshold, 6.0 / np.sqrt(max(n_variants, 1))))
 
 
-def grm_pairs(Z: np.ndarray, threshold: float, *, chunk: int = 2048,
+#: Memory of one row block of the relationship matrix (float32) in :func:`grm_pairs`.
+BLOCK_BYTES = 512 << 20
+
+
+def grm_pairs(Z: np.ndarray, threshold: float, *, chunk: int | None = None,
               progress=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs ``i < j`` with ``Z_i . Z_j / m > threshold`` for standardized genotypes Z (N x m).
 
-    The relationship matrix is formed ``chunk`` rows at a time against the rows after them,
-    so memory stays O(chunk N) whatever N.
+    The relationship matrix is formed ``chunk`` rows at a time against the rows after them
+    (default: as many rows as fit in :data:`BLOCK_BYTES`, at most 2,048), so memory stays
+    O(chunk N) whatever N.
     """
     N, m = Z.shape
     if m == 0:
         raise InputError("relatives: no variants to estimate relationships from")
+    if chunk is None:
+        chunk = int(min(2048, max(64, BLOCK_BYTES // (4 * max(N, 1)))))
     Zf = np.ascontiguousarray(Z, dtype=np.float32)
     out_i, out_j, out_v = [], [], []
     starts = range(0, N, chunk)
@@ -123,8 +130,8 @@ def grm_pairs(Z: np.ndarray, threshold: float, *, chunk: int = 2048,
         b = min(a + chunk, N)
         K = Zf[a:b] @ Zf[a:].T
         K /= m
-        # Only the upper triangle (j > i).
-        K[np.arange(b - a)[:, None] >= np.arange(N - a)[None, :]] = -np.inf
+        # Only the upper triangle (j > i): mask the diagonal block's lower part.
+        K[np.tril_indices(b - a)] = -np.inf
         ii, jj = np.nonzero(K > threshold)
         out_i.append(ii + a)
         out_j.append(jj + a)

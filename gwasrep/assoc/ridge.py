@@ -26,7 +26,10 @@ residualized. Samples are split into K folds.
 - **Step 2** (:func:`gwasrep.assoc.lrt.multitrait_lrt` with ``loco=``, and the file
   engine): a variant on chromosome c is tested against ``Y - LOCO_c``. The residual
   covariance, the multi-trait LRT with D degrees of freedom and the per-dimension tests
-  are those of the linear engine, so the scan keeps its O(N M) cost.
+  are those of the linear engine, so the scan keeps its O(N M) cost. By default (not in
+  REGENIE) that covariance is calibrated for close relatives, ``R^T Phi R / N``
+  (:mod:`gwasrep.assoc.relatives`): out-of-fold predictions make relatives' residuals
+  negatively correlated, which deflates the plain statistic in dense families.
 
 What differs from REGENIE: the folds are a seeded random partition of the samples
 (REGENIE cuts them in file order, and files often list relatives together, which would

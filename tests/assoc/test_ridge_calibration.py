@@ -23,7 +23,7 @@ from gwasrep.assoc.config import AssocConfig
 from gwasrep.assoc.run import run_assoc
 from gwasrep.io import open_plink, read_dosages
 from gwasrep.simulate.families import simulate_sibships
-from helpers import require_tool
+from helpers import plant_effects, require_tool
 
 STATS = ("P", "P_1", "P_2", "P_3")
 
@@ -103,16 +103,8 @@ def test_power_against_genetic_pcs_and_the_exact_loco_lmm(tmp_path):
                           n_chrom=5, n_traits=3, h2=0.5, causal_frac=0.1, seed=4)
     fs = open_plink(c.bed)
     G = read_dosages(fs)
-    rng = np.random.default_rng(40)
-    background = set(c.causal_ids)
-    candidates = [j for j, v in enumerate(fs.bim["ID"]) if v not in background]
-    planted = np.sort(rng.choice(candidates, size=40, replace=False))
-    emb = pd.read_parquet(c.emb)
-    Gp = G[:, planted] - np.nanmean(G[:, planted], axis=0)
-    Gp = np.where(np.isnan(Gp), 0.0, Gp) / Gp.std(axis=0)
-    effects = rng.normal(0, 1, (40, 3)) * rng.uniform(0.05, 0.11, (40, 1))
-    cols = [f"emb_{k}" for k in (1, 2, 3)]
-    emb[cols] = emb[cols].to_numpy() + Gp @ effects
+    emb, planted = plant_effects(c, G, fs.bim["ID"], 40, ["emb_1", "emb_2", "emb_3"],
+                                 (0.05, 0.11), seed=40)
     emb_path = tmp_path / "planted.parquet"
     emb.to_parquet(emb_path, index=False)
     # 10 genetic PCs of the standardized genotypes, as covariates of the linear model.

@@ -9,6 +9,10 @@ BOLT-LMM: test_ridge_calibration.py and reference/test_bolt_ridge.py.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -124,6 +128,38 @@ def test_threads_dask_and_resume_give_identical_sumstats(cohort, reference, tmp_
     pd.testing.assert_frame_equal(pd.read_parquet(run.files["sumstats_parquet"]), ss,
                                   check_exact=True)
     assert not partial.exists()
+
+
+@pytest.mark.slow
+def test_sigkilled_ridge_run_resumes_to_identical_sumstats(tmp_path):
+    """SIGKILL a CLI ``--lmm ridge`` run in level 0, then ``--resume``: the sumstats equal
+    those of an uninterrupted run (level-0 blocks read back, the rest computed)."""
+    c = simulate_sibships(tmp_path / "data", n_families=1500, n_sibs=np.r_[np.ones(1000, int),
+                                                                         np.full(500, 2)],
+                          n_variants=20_000, n_chrom=4, n_traits=2, h2=0.5, seed=9)
+    ref = run_assoc(_cfg(c, tmp_path / "ref", ridge_block_size=100, threads=1))
+    ss = pd.read_parquet(ref.files["sumstats_parquet"])
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "gwasrep_cli.main", "assoc", "--emb", str(c.emb), "--bed",
+           str(c.bed), "--out", str(out), "--lmm", "ridge", "--ridge-block-size", "100",
+           "--threads", "1", "--no-plots", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    level0 = out / ".gwasrep_partial" / "ridge"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(level0.glob("level0_*.npy"))) < 5:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_done = len(list(level0.glob("level0_*.npy")))
+    print(f"\nkilled after {n_done} of 200 level-0 blocks")
+    assert 5 <= n_done < 200
+    assert not list(level0.glob("level1_*.npz"))
+    run = run_assoc(_cfg(c, out, ridge_block_size=100, threads=1, resume=True))
+    pd.testing.assert_frame_equal(pd.read_parquet(run.files["sumstats_parquet"]), ss,
+                                  check_exact=True)
+    times = json.loads(run.files["run_json"].read_text())["null_model"]["time_s"]
+    assert times["level0_blocks_computed"] == 200 - n_done
 
 
 def test_auto_picks_ridge_when_the_exact_lmm_does_not_fit(cohort, reference, tmp_path,

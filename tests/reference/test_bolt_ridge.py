@@ -26,7 +26,7 @@ from gwasrep.assoc.preprocess import inverse_normal_transform
 from gwasrep.assoc.run import run_assoc
 from gwasrep.io import open_plink, read_dosages
 from gwasrep.simulate.families import simulate_sibships
-from helpers import require_tool, run_tool
+from helpers import plant_effects, require_tool, run_tool
 
 
 @pytest.mark.slow
@@ -37,15 +37,8 @@ def test_per_dimension_p_follow_bolt_lmm_inf(tmp_path):
                           n_chrom=5, n_traits=2, h2=0.5, causal_frac=0.05, seed=6)
     fs = open_plink(c.bed)
     G = read_dosages(fs)
-    rng = np.random.default_rng(1)
-    background = set(c.causal_ids)
-    candidates = [j for j, v in enumerate(fs.bim["ID"]) if v not in background]
-    planted = np.sort(rng.choice(candidates, 30, replace=False))
-    Gp = G[:, planted] - G[:, planted].mean(axis=0)
-    Gp /= Gp.std(axis=0)
-    emb = pd.read_parquet(c.emb)
     cols = ["emb_1", "emb_2"]
-    emb[cols] += Gp @ (rng.normal(0, 1, (30, 2)) * rng.uniform(0.04, 0.1, (30, 1)))
+    emb, _ = plant_effects(c, G, fs.bim["ID"], 30, cols, (0.04, 0.1), seed=1)
     emb.to_parquet(tmp_path / "planted.parquet", index=False)
     y = inverse_normal_transform(emb[cols].to_numpy())
     pd.DataFrame({"FID": emb["FID"], "IID": emb["IID"], "y1": y[:, 0]}).to_csv(

@@ -190,6 +190,9 @@ def prepare_lmm(cfg: AssocConfig, fileset: PlinkFileset, fam_idx: np.ndarray, Y:
     meta["mode"] = mode
     meta["why"] = why
     log.info("LMM: %s rank (%s)", mode, why)
+    if cfg.relatives not in ("auto", "none"):
+        notes.append(f"--relatives {cfg.relatives}: not used; --lmm auto chose the exact "
+                     "LMM, which models relatedness with its GRM")
 
     scans, nulls, bad = [], [], []
     variant_group = np.full(len(bim), -1, dtype=np.int16)

@@ -242,10 +242,10 @@ def ridge_relatives(relatives: str, plan: RidgePlan, fileset: PlinkFileset,
     up to 5,000 evenly spaced step-1 variants exceeds the threshold (checkpointed)."""
     if relatives == "none":
         return None
-    fam_idx = np.asarray(fam_idx, dtype=np.int64)
-    N = fam_idx.size
     if plan.relatives is not None:
         return plan.relatives
+    fam_idx = np.asarray(fam_idx, dtype=np.int64)
+    N = fam_idx.size
     path = partial / RIDGE_DIR / "relatives.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as z:
