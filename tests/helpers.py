@@ -16,7 +16,9 @@ import os
 import pkgutil
 import re
 import shutil
+import signal
 import subprocess
+import time
 from dataclasses import MISSING, fields, is_dataclass
 from pathlib import Path
 
@@ -115,6 +117,20 @@ def run_tool(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
     assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc
+
+
+def sigkill_after(cmd: list[str], folder: Path, pattern: str, n: int,
+                  timeout: float = 300) -> int:
+    """Start ``cmd``, SIGKILL it once ``folder`` holds ``n`` files matching ``pattern``
+    (a checkpoint count); return how many there were after the kill."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + timeout
+    while time.time() < deadline and len(list(folder.glob(pattern))) < n:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return len(list(folder.glob(pattern)))
 
 
 # ------------------------------------------------------------------ command line

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from gwasrep.assoc.config import AssocConfig
 from gwasrep.assoc.run import run_assoc
 from gwasrep.errors import InputError, ResumeError
+from helpers import sigkill_after
 
 
 def _cfg(c, out, **kw):
@@ -86,15 +86,8 @@ def test_killed_run_resumes_to_identical_result(tmp_path, monkeypatch):
     cmd = [sys.executable, "-m", "gwasrep_cli.main", "assoc", "--emb", str(c.emb),
            "--bed", str(c.bed), "--covar", str(c.covar), "--out", str(out),
            "--block-size", "64", "--threads", "1", "--no-plots", "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     partial = out / ".gwasrep_partial"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(partial.glob("block_*.npz"))) < 3:
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    n_done = len(list(partial.glob("block_*.npz")))
+    n_done = sigkill_after(cmd, partial, "block_*.npz", 3, timeout=120)
     print(f"\nkilled after {n_done} of {n_blocks} blocks")
     assert 3 <= n_done < n_blocks
     assert not (out / "sumstats.parquet").exists()

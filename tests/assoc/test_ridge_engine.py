@@ -9,10 +9,7 @@ BOLT-LMM: test_ridge_calibration.py and reference/test_bolt_ridge.py.
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import sys
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -29,7 +26,7 @@ from gwasrep.errors import ResumeError
 from gwasrep.io import open_plink, read_dosages, read_embeddings
 from gwasrep.simulate.families import simulate_sibships
 from gwasrep_cli.main import app
-from helpers import assert_cli_error
+from helpers import assert_cli_error, sigkill_after
 
 runner = CliRunner()
 BLOCK = 250
@@ -143,15 +140,8 @@ def test_sigkilled_ridge_run_resumes_to_identical_sumstats(tmp_path):
     cmd = [sys.executable, "-m", "gwasrep_cli.main", "assoc", "--emb", str(c.emb), "--bed",
            str(c.bed), "--out", str(out), "--lmm", "ridge", "--ridge-block-size", "100",
            "--threads", "1", "--no-plots", "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     level0 = out / ".gwasrep_partial" / "ridge"
-    deadline = time.time() + 300
-    while time.time() < deadline and len(list(level0.glob("level0_*.npy"))) < 5:
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    n_done = len(list(level0.glob("level0_*.npy")))
+    n_done = sigkill_after(cmd, level0, "level0_*.npy", 5)
     print(f"\nkilled after {n_done} of 200 level-0 blocks")
     assert 5 <= n_done < 200
     assert not list(level0.glob("level1_*.npz"))
