@@ -41,7 +41,8 @@ class NullModel:
     Qc: np.ndarray
     #: ML residual covariance ``R0^T R0 / N``, shape (n_traits, n_traits).
     C0: np.ndarray
-    #: Inverse of the covariance the multi-trait statistic uses: C0, or ``C_test``.
+    #: Inverse of the covariance the multi-trait statistic uses: C0, or the
+    #: relatedness-calibrated ``C_Phi`` (:mod:`gwasrep.assoc.relatives`).
     C0_inv: np.ndarray
     #: Residual sum of squares per trait, shape (n_traits,).
     rss0: np.ndarray
@@ -49,10 +50,8 @@ class NullModel:
     lml0: float
     #: Number of covariates including the intercept (K).
     n_covariates: int
-    #: The relatedness-calibrated residual covariance the tests use instead of C0
-    #: (:func:`gwasrep.assoc.relatives.calibrate_null`), or None.
-    C_test: np.ndarray | None = None
-    #: Per trait, the factor on the standard errors that goes with ``C_test``, or None.
+    #: Per trait, the factor on the standard errors of a null model calibrated for
+    #: relatives (:func:`gwasrep.assoc.relatives.calibrate_null`), or None.
     se_scale: np.ndarray | None = None
 
     @property
@@ -182,8 +181,8 @@ def scan_statistics(null: NullModel, mom: BlockMoments, *, maf: float = 0.0,
     under the alternative gives ``LRT = N D log(N D / (N D - q))``.
     Per dimension, ``beta_k = g~^T R0_k / g~^T g~`` with the OLS standard error
     on ``N - K - 1`` degrees of freedom. A null model calibrated for relatives
-    (``C_test``) puts ``C_test^{-1}`` in ``q`` and multiplies the standard errors by
-    ``se_scale``.
+    carries ``C_Phi^{-1}`` as ``C0_inv`` (used in ``q``) and multiplies the standard
+    errors by ``se_scale``.
     """
     N, D, K = null.n_samples, null.n_traits, null.n_covariates
     num = mom.gX[:, :D]

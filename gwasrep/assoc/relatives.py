@@ -47,6 +47,7 @@ __all__ = [
     "MAX_GRM_VARIANTS",
     "Relatives",
     "calibrate_null",
+    "describe_relatives",
     "evenly_spaced",
     "find_relatives",
     "grm_pairs",
@@ -213,4 +214,14 @@ def calibrate_null(null: NullModel, rel: Relatives) -> NullModel:
         f"positive definite (eigenvalue {lo:.3g} vs largest {hi:.3g}); check the "
         "relationships listed"))
     scale = np.sqrt(np.diag(C) / np.diag(null.C0))
-    return replace(null, C0_inv=C_inv, C_test=C, se_scale=scale)
+    return replace(null, C0_inv=C_inv, se_scale=scale)
+
+
+def describe_relatives(summary: dict | None) -> str:
+    """One line on the calibration, from :meth:`Relatives.summary` (None: not calibrated)."""
+    if summary is None:
+        return "tests not calibrated for relatives (--relatives none)"
+    where = (f"relationship over {summary['n_variants']:,} variants"
+             if summary["source"] == "genotypes" else f"2 x kinship in {summary['source']}")
+    return (f"tests calibrated for {summary['n_pairs']:,} pairs of relatives among "
+            f"{summary['n_related_samples']:,} samples ({where} > {summary['threshold']:.3g})")

@@ -297,16 +297,12 @@ def report(meta: dict, top_hits: pd.DataFrame, files: dict[str, Path]) -> str:
                   f"{nm['block_size']:,}, {nm['n_folds']} folds, heritability grid "
                   f"{', '.join(f'{h:g}' for h in nm['h2_grid'])}; LOCO over "
                   f"{len(nm['chromosomes'])} chromosomes"]
+        from gwasrep.assoc.relatives import describe_relatives
+
         rel = nm.get("relatives")
-        if rel is None:
-            lines.append("- relatives: not calibrated for (--relatives none)")
-        else:
-            where = (f"relationship over {rel['n_variants']:,} variants"
-                     if rel["source"] == "genotypes" else f"2 x kinship in {rel['source']}")
-            lines.append(f"- relatives: {rel['n_pairs']:,} pairs among "
-                         f"{rel['n_related_samples']:,} samples ({where} > "
-                         f"{rel['threshold']:.3g}); the tests' residual variance is "
-                         "calibrated for them (column: C_Phi / C0)")
+        lines.append(f"- relatives: {describe_relatives(rel)}"
+                     + ("" if rel is None else " (column C_Phi / C0: the factor on each "
+                        "dimension's residual variance)"))
         factor = (rel or {}).get("variance_factor", {})
         lines += ["", "| dimension | level-1 h2 | cross-validated R2 | C_Phi / C0 |",
                   "|---|---|---|---|"]

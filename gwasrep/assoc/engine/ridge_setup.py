@@ -32,6 +32,7 @@ from gwasrep.assoc.relatives import (
     MAX_GRM_VARIANTS,
     Relatives,
     calibrate_null,
+    describe_relatives,
     evenly_spaced,
     grm_pairs,
     grm_threshold,
@@ -317,14 +318,5 @@ def describe(loco: LocoPredictions, why: str, relatives: Relatives | None = None
     return (f"LMM: ridge ({why}); REGENIE step 1 on {loco.n_variants:,} variants in "
             f"{loco.n_blocks:,} blocks of {loco.block_size:,}, {int(loco.folds.max()) + 1} "
             f"folds, LOCO over {len(loco.chromosomes)} chromosomes; level 1 per trait "
-            f"(cross-validated): {fits}; " + describe_relatives(relatives))
-
-
-def describe_relatives(rel: Relatives | None) -> str:
-    if rel is None:
-        return "tests not calibrated for relatives (--relatives none)"
-    where = (f"relationship over {rel.n_variants:,} variants" if rel.source == "genotypes"
-             else f"2 x kinship in {rel.source}")
-    return (f"tests calibrated for {rel.n_pairs:,} pairs of relatives among "
-            f"{rel.n_related_samples():,} samples ({where} > {rel.threshold:.3g})")
-
+            f"(cross-validated): {fits}; "
+            + describe_relatives(None if relatives is None else relatives.summary()))
