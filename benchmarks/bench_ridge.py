@@ -16,7 +16,8 @@ correlation of -log10 P per dimension, and writes benchmarks/runs/ridge.json.
 ``--cohort DIR`` takes a cohort written by benchmarks/make_related_cohort.py (the issue's
 N = 50,000 x 200,000 x 10, streamed to disk) instead of generating one in memory.
 ``--relatives`` is passed to gwasrep (auto: the pairs from the genotypes, timed as the
-``relatives`` stage; none: plain REGENIE step 2).
+``relatives`` stage; none: plain REGENIE step 2). ``--loocv`` also runs gwasrep with
+``--ridge-loocv`` (leave-one-out cross-validation) and reports it as a second row.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cohort", type=Path, default=None)
     ap.add_argument("--relatives", default="auto")
+    ap.add_argument("--loocv", action="store_true", help="also run --ridge-loocv")
     args = ap.parse_args()
     here = Path(__file__).parent.resolve()
     if args.cohort is not None:
@@ -80,13 +82,19 @@ def main() -> None:
     runs = here / "runs" / "ridge"
     shutil.rmtree(runs, ignore_errors=True)
     runs.mkdir(parents=True)
-    gw = measure([shutil.which("gwasrep"), "assoc", "--emb", str(emb), "--bed", str(prefix),
-                  "--lmm", "ridge", "--threads", str(args.threads), "--relatives",
-                  args.relatives, "--out", str(runs / "gwasrep"), "--quiet"], cwd=runs)
-    meta = json.loads((runs / "gwasrep" / "run.json").read_text())
-    stages = dict(meta["null_model"]["time_s"])
-    stages["scan"] = meta["scan_time_s"]
-    ss = pd.read_parquet(runs / "gwasrep" / "sumstats.parquet")
+    modes = {"gwasrep": []}
+    if args.loocv:
+        modes["gwasrep_loocv"] = ["--ridge-loocv"]
+    gws, stages, sumstats = {}, {}, {}
+    for name, extra in modes.items():
+        gws[name] = measure([shutil.which("gwasrep"), "assoc", "--emb", str(emb), "--bed",
+                             str(prefix), "--lmm", "ridge", "--threads", str(args.threads),
+                             "--relatives", args.relatives, *extra, "--out", str(runs / name),
+                             "--quiet"], cwd=runs)
+        meta = json.loads((runs / name / "run.json").read_text())
+        stages[name] = {**meta["null_model"]["time_s"], "scan": meta["scan_time_s"]}
+        sumstats[name] = pd.read_parquet(runs / name / "sumstats.parquet")
+    gw, ss = gws["gwasrep"], sumstats["gwasrep"]
     bolt = []
     from scipy.stats import spearmanr
 
@@ -99,8 +107,14 @@ def main() -> None:
         j = ss[["ID", f"P_{k}"]].merge(b, left_on="ID", right_on="SNP")
         r["spearman"] = float(spearmanr(-np.log10(j[f"P_{k}"]),
                                         -np.log10(j["P_BOLT_LMM_INF"]))[0])
+        if args.loocv:
+            j = sumstats["gwasrep_loocv"][["ID", f"P_{k}"]].merge(b, left_on="ID",
+                                                                  right_on="SNP")
+            r["spearman_loocv"] = float(spearmanr(-np.log10(j[f"P_{k}"]),
+                                                  -np.log10(j["P_BOLT_LMM_INF"]))[0])
         bolt.append(r)
-        print(f"BOLT dimension {k}: {r['wall_s']:.1f} s, Spearman {r['spearman']:.3f}")
+        print(f"BOLT dimension {k}: {r['wall_s']:.1f} s, Spearman {r['spearman']:.3f}"
+              + (f" (--ridge-loocv {r['spearman_loocv']:.3f})" if args.loocv else ""))
     bolt_total = sum(r["wall_s"] for r in bolt) * D / k_bolt
     ratio = gw["wall_s"] / bolt_total
     extrap = ("" if k_bolt == D else
@@ -109,16 +123,23 @@ def main() -> None:
           f"{args.threads} threads; {time.strftime('%Y-%m-%d')}")
     print(f"cohort: N = {N:,} (a third in sib pairs), M = {M:,}, D = {D}\n")
     print("| tool | wall (s) | peak RSS (MB) |\n|---|---|---|")
-    print(f"| gwasrep assoc --lmm ridge | {gw['wall_s']:.1f} | {gw['peak_rss_mb']:.0f} |")
+    for name, g in gws.items():
+        label = "--lmm ridge" + (" --ridge-loocv" if name.endswith("loocv") else "")
+        print(f"| gwasrep assoc {label} | {g['wall_s']:.1f} | {g['peak_rss_mb']:.0f} |")
     print(f"| BOLT-LMM --lmmInfOnly x {D}{extrap} | {bolt_total:.1f} | "
           f"{max(r['peak_rss_mb'] for r in bolt):.0f} |")
-    print(f"\nratio gwasrep / BOLT: {ratio:.3f} (1/{1 / ratio:.1f})")
-    print("gwasrep stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()
-                                             if isinstance(v, float)))
+    for name, g in gws.items():
+        rt = g["wall_s"] / bolt_total
+        print(f"\nratio {name} / BOLT: {rt:.3f} (1/{1 / rt:.1f})")
+        print(f"{name} stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in stages[name].items()
+                                                 if isinstance(v, float)))
     print("Spearman of -log10 P per dimension: "
           + ", ".join(f"{r['spearman']:.3f}" for r in bolt))
-    out = {"N": N, "M": M, "D": D, "gwasrep": gw, "stages": stages, "bolt": bolt,
-           "bolt_total_s": bolt_total, "bolt_dims_run": k_bolt, "ratio": ratio}
+    if args.loocv:
+        print("with --ridge-loocv: " + ", ".join(f"{r['spearman_loocv']:.3f}" for r in bolt))
+    out = {"N": N, "M": M, "D": D, "gwasrep": gw, "stages": stages["gwasrep"], "bolt": bolt,
+           "bolt_total_s": bolt_total, "bolt_dims_run": k_bolt, "ratio": ratio,
+           "modes": {k: {"run": gws[k], "stages": stages[k]} for k in gws}}
     (here / "runs" / "ridge.json").write_text(json.dumps(out, indent=1))
 
 

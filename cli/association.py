@@ -69,6 +69,7 @@ def assoc(
     allow_nonconverged: Annotated[bool, typer.Option(help="Scan even if the LMM null fit did not converge")] = False,
     ridge_block_size: Annotated[int, typer.Option(help="--lmm ridge: variants per level-0 block")] = 1000,
     ridge_folds: Annotated[int, typer.Option(help="--lmm ridge: cross-validation folds")] = 5,
+    ridge_loocv: Annotated[bool, typer.Option(help="--lmm ridge: leave-one-out cross-validation at both levels instead of folds (REGENIE's --loocv; closer to BOLT-LMM's BLUP, about twice the level-0 work)")] = False,
     ridge_h2: Annotated[str, typer.Option(help="--lmm ridge: comma-separated heritabilities in (0, 1) of the shrinkage grid")] = "0.01,0.25,0.5,0.75,0.99",
     relatives: Annotated[str, typer.Option(help="--lmm ridge: close relatives the tests are calibrated for: auto (found from the genotypes), none (plain REGENIE step 2), or a KING table such as plink2 --make-king-table writes")] = "auto",
     quiet: Quiet = False,
@@ -92,6 +93,7 @@ def assoc(
                           grm_extract=grm_extract, grm_kind=grm_kind, grm_maf=grm_maf,
                           loco=loco, reml=reml, allow_nonconverged=allow_nonconverged,
                           ridge_block_size=ridge_block_size, ridge_folds=ridge_folds,
+                          ridge_loocv=ridge_loocv,
                           ridge_h2=tuple(float_list(ridge_h2, "--ridge-h2")),
                           relatives=relatives)
         with progress_bar(quiet) as progress:

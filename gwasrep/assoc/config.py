@@ -25,7 +25,7 @@ RESULT_SETTINGS = ("emb", "bed", "covar", "covar_cols", "meta_cols", "pcs", "reg
                     "inverse_normal", "maf", "geno", "chrom", "extract", "exclude", "keep",
                     "remove", "drop_missing", "block_size", "lmm", "grm", "grm_extract",
                     "grm_kind", "grm_maf", "loco", "reml", "ridge_block_size", "ridge_folds",
-                    "ridge_h2", "relatives")
+                    "ridge_loocv", "ridge_h2", "relatives")
 
 
 @dataclass
@@ -69,6 +69,8 @@ class AssocConfig:
     #: ``--lmm ridge``: variants per level-0 block, folds, heritability grid.
     ridge_block_size: int = DEFAULT_BLOCK_SIZE
     ridge_folds: int = DEFAULT_FOLDS
+    #: ``--lmm ridge``: leave-one-out cross-validation at both levels instead of folds.
+    ridge_loocv: bool = False
     ridge_h2: tuple[float, ...] = DEFAULT_H2_GRID
     #: ``--lmm ridge``: the close relatives the tests are calibrated for: "auto" (found
     #: from the genotypes), "none", or a KING table (see assoc/relatives.py).
@@ -102,6 +104,9 @@ class AssocConfig:
                              "integer")
         if self.ridge_folds < 2:
             raise InputError(f"--ridge-folds {self.ridge_folds}: expected at least 2 folds")
+        if self.ridge_loocv and self.ridge_folds != DEFAULT_FOLDS:
+            raise InputError(f"--ridge-folds {self.ridge_folds} with --ridge-loocv: "
+                             "leave-one-out uses no folds; give one of the two")
         self.ridge_h2 = check_h2_grid(self.ridge_h2)
         self.relatives = str(self.relatives)
         if self.relatives not in ("auto", "none"):

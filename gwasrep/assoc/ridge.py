@@ -31,6 +31,18 @@ residualized. Samples are split into K folds.
   (:mod:`gwasrep.assoc.relatives`): out-of-fold predictions make relatives' residuals
   negatively correlated, which deflates the plain statistic in dense families.
 
+**Leave-one-out** (``loocv``, REGENIE's ``--loocv``): every sample is its own fold at
+both levels, in closed form. With ``Z^T Z = V diag(s) V^T`` and ``U = Z V``, the full-data
+fit of penalty lambda has leverages ``h_i = sum_j U_ij^2 / (s_j + lambda)`` and the fit
+without sample i predicts it as ``(fitted_i - h_i y_i) / (1 - h_i)``; at level 1,
+Sherman-Morrison gives the coefficients without sample i, ``beta - (A + lambda I)^-1 w_i
+e_i`` (``e_i`` its leave-one-out residual), whose off-chromosome part makes its LOCO
+prediction. The penalty is chosen by the pooled leave-one-out R^2. Level 0 costs an
+eigendecomposition of the B x B Gram matrix and the N x B^2 product ``Z V`` instead of K R
+Cholesky factorizations, and the residuals come closer to the infinitesimal model's BLUP
+residuals (BOLT-LMM-inf): out-of-fold predictions from 4/5 of the samples are the larger
+part of the difference.
+
 What differs from REGENIE: the folds are a seeded random partition of the samples
 (REGENIE cuts them in file order, and files often list relatives together, which would
 keep a sample's relatives out of its training folds); the level-0 predictions are stored
@@ -273,8 +285,8 @@ def level0_block(Z: np.ndarray, Y: np.ndarray, bounds: Sequence[tuple[int, int]]
         Standardized, residualized genotypes, samples sorted by fold.
     Y : ndarray of shape (N, D), float64
         Residualized traits, same sample order.
-    bounds : list of (start, stop)
-        The rows of each fold.
+    bounds : list of (start, stop), or None
+        The rows of each fold; None for leave-one-out (every sample is its own fold).
     penalties : ndarray of shape (R,)
 
     Returns
@@ -291,6 +303,8 @@ def level0_block(Z: np.ndarray, Y: np.ndarray, bounds: Sequence[tuple[int, int]]
     if B == 0:
         out[...] = 0.0
         return out
+    if bounds is None:
+        return _level0_loo(Z, Y, penalties, out)
     grams = [Z[a:b].T @ Z[a:b] for a, b in bounds]
     zy = [Z[a:b].T @ Y[a:b] for a, b in bounds]
     A, b_all = sum(grams), sum(zy)
@@ -305,6 +319,27 @@ def level0_block(Z: np.ndarray, Y: np.ndarray, bounds: Sequence[tuple[int, int]]
                                       bk, check_finite=False)
         pred = Z[a:b] @ beta.reshape(B, R * D)          # (n_k, R D)
         out[:, :, a:b] = pred.reshape(b - a, R, D).transpose(2, 1, 0)
+    return out
+
+
+def _level0_loo(Z: np.ndarray, Y: np.ndarray, penalties: np.ndarray, out: np.ndarray
+                ) -> np.ndarray:
+    """Leave-one-out level 0 in closed form: with ``Z^T Z = V diag(s) V^T`` and ``U = Z V``,
+    the full-data fit of penalty lambda is ``U diag(1 / (s + lambda)) U^T Y`` and its
+    leverages ``h_i = sum_j U_ij^2 / (s_j + lambda)``; the prediction of sample i by the fit
+    without it is ``(fitted_i - h_i y_i) / (1 - h_i)``."""
+    N, B = Z.shape
+    D, R = Y.shape[1], penalties.size
+    s, V = np.linalg.eigh(Z.T @ Z)
+    s = np.clip(s, 0.0, None)                         # Z^T Z is PSD; clip rounding below 0
+    U = Z @ V
+    inv = 1.0 / (s[:, None] + penalties[None, :])     # (B, R)
+    UtY = U.T @ Y                                     # (B, D)
+    coef = (inv[:, :, None] * UtY[:, None, :]).reshape(B, R * D)
+    fitted = (U @ coef).reshape(N, R, D)
+    lev = (U * U) @ inv                               # (N, R)
+    loo = (fitted - lev[:, :, None] * Y[:, None, :]) / (1.0 - lev)[:, :, None]
+    out[...] = loo.transpose(2, 1, 0)
     return out
 
 
@@ -335,6 +370,19 @@ def _standardized_rows(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, sd
 
 
+#: Samples per slab of the leave-one-out level 1 (bounds the P x chunk temporaries).
+_LOO_CHUNK = 4096
+
+
+def _r2(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """``1 - RSS / TSS`` of each row of ``pred`` (REGENIE's conventions for 0 / 0)."""
+    res = ((y[None, :] - pred) ** 2).sum(axis=1)
+    tot = ((y - y.mean()) ** 2).sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((res != 0) & (tot != 0), 1 - res / tot,
+                        np.where((res != 0) & (tot == 0), 0.0, 1.0))
+
+
 def fit_level1(W: np.ndarray, y: np.ndarray, bounds: Sequence[tuple[int, int]],
                penalties: np.ndarray, column_chrom: np.ndarray, n_chromosomes: int
                ) -> Level1Fit:
@@ -347,6 +395,8 @@ def fit_level1(W: np.ndarray, y: np.ndarray, bounds: Sequence[tuple[int, int]],
         The trait's level-0 predictors (one per row; float32 or float64), samples sorted by
         fold.
     y : ndarray of shape (N,), float64
+    bounds : list of (start, stop), or None
+        The samples of each fold; None for leave-one-out.
     column_chrom : ndarray of shape (P,), int
         Chromosome index of each predictor; the predictors of a chromosome are contiguous.
     """
@@ -358,6 +408,8 @@ def fit_level1(W: np.ndarray, y: np.ndarray, bounds: Sequence[tuple[int, int]],
     def slab(a: int, b: int) -> np.ndarray:
         return (np.asarray(W[:, a:b], dtype=np.float64) - mean[:, None]) / sd[:, None]
 
+    if bounds is None:
+        return _level1_loo(slab, N, P, y, penalties, column_chrom, n_chromosomes)
     grams, wy = [], []
     for a, b in bounds:
         Wk = slab(a, b)
@@ -383,12 +435,7 @@ def fit_level1(W: np.ndarray, y: np.ndarray, bounds: Sequence[tuple[int, int]],
     for k, (a, b) in enumerate(bounds):
         Wk = slab(a, b)
         preds[:, a:b] = betas[k] @ Wk
-        yk = y[a:b]
-        res = ((yk[None, :] - preds[:, a:b]) ** 2).sum(axis=1)
-        tot = ((yk - yk.mean()) ** 2).sum()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r2 += np.where((res != 0) & (tot != 0), 1 - res / tot,
-                           np.where((res != 0) & (tot == 0), 0.0, 1.0))
+        r2 += _r2(y[a:b], preds[:, a:b])
     r2 /= len(bounds)
     finite = np.isfinite(r2)
     best = int(np.argmax(np.where(finite, r2, -np.inf))) if finite.any() else -1
@@ -403,6 +450,56 @@ def fit_level1(W: np.ndarray, y: np.ndarray, bounds: Sequence[tuple[int, int]],
     full = preds[best]
     loco = full[None, :] - parts
     return Level1Fit(best=best, r2=r2, loco=loco, prediction=full)
+
+
+def _level1_loo(slab: Callable[[int, int], np.ndarray], N: int, P: int, y: np.ndarray,
+                penalties: np.ndarray, column_chrom: np.ndarray, n_chromosomes: int
+                ) -> Level1Fit:
+    """Level 1 by leave-one-out, in closed form (see :func:`_level0_loo`).
+
+    With ``A = W W^T = V diag(s) V^T``, ``T = V^T W`` and ``beta = (A + lambda I)^-1 W y``,
+    the fit without sample i is ``beta_-i = beta - (A + lambda I)^-1 w_i e_i``, where
+    ``e_i = (y_i - w_i^T beta) / (1 - h_i)`` is its leave-one-out residual. Its LOCO
+    prediction for chromosome c sums ``w_ij beta_-i,j`` over the predictors j not on c.
+    """
+    chunks = [(a, min(N, a + _LOO_CHUNK)) for a in range(0, N, _LOO_CHUNK)]
+    A = np.zeros((P, P))
+    c = np.zeros(P)
+    for a, b in chunks:
+        Wk = slab(a, b)
+        A += Wk @ Wk.T
+        c += Wk @ y[a:b]
+    s, V = np.linalg.eigh(A)
+    s = np.clip(s, 0.0, None)
+    inv = 1.0 / (s[:, None] + penalties[None, :])       # (P, R)
+    Vc = V.T @ c
+    R = penalties.size
+    preds = np.empty((R, N))
+    lev = np.empty((R, N))
+    for a, b in chunks:
+        T = V.T @ slab(a, b)                             # (P, n)
+        fitted = (inv * Vc[:, None]).T @ T               # (R, n)
+        lev[:, a:b] = inv.T @ (T * T)
+        preds[:, a:b] = (fitted - lev[:, a:b] * y[a:b]) / (1.0 - lev[:, a:b])
+    r2 = _r2(y, preds)
+    finite = np.isfinite(r2)
+    best = int(np.argmax(np.where(finite, r2, -np.inf))) if finite.any() else -1
+    if best < 0 or not np.all(np.isfinite(preds[best])):
+        return Level1Fit(best=-1, r2=r2, loco=np.full((n_chromosomes, N), np.nan),
+                         prediction=preds[0])
+    full = preds[best]
+    e = y - full                                         # leave-one-out residuals
+    beta = V @ (inv[:, best] * Vc)
+    starts = np.flatnonzero(np.r_[True, column_chrom[1:] != column_chrom[:-1]])
+    ends = np.r_[starts[1:], P]
+    parts = np.zeros((n_chromosomes, N))
+    for a, b in chunks:
+        Wk = slab(a, b)
+        Mx = V @ (inv[:, best, None] * (V.T @ Wk))       # (A + lambda I)^-1 w_i, (P, n)
+        terms = Wk * (beta[:, None] - Mx * e[a:b])       # w_ij beta_-i,j
+        for s0, e0 in zip(starts, ends, strict=True):
+            parts[column_chrom[s0], a:b] = terms[s0:e0].sum(axis=0)
+    return Level1Fit(best=best, r2=r2, loco=full[None, :] - parts, prediction=full)
 
 
 @dataclass(frozen=True)
@@ -430,6 +527,17 @@ class LocoPredictions:
     block_size: int
     n_variants: int
     trait_names: list[str] = field(default_factory=list)
+    #: Leave-one-out cross-validation at both levels (``folds`` is then ``arange(N)``).
+    loocv: bool = False
+
+    @property
+    def n_folds(self) -> int:
+        return int(self.folds.max()) + 1
+
+    @property
+    def cross_validation(self) -> str:
+        """``"leave-one-out"`` or ``"K-fold"`` with K the number of folds."""
+        return "leave-one-out" if self.loocv else f"{self.n_folds}-fold"
 
     @property
     def n_samples(self) -> int:
@@ -450,7 +558,8 @@ class LocoPredictions:
     def summary(self) -> dict:
         """For run.json: the settings and, per trait, the level-1 choice and its CV R^2."""
         return {
-            "h2_grid": list(self.h2_grid), "n_folds": int(self.folds.max()) + 1,
+            "h2_grid": list(self.h2_grid), "n_folds": self.n_folds,
+            "cross_validation": self.cross_validation,
             "block_size": self.block_size, "n_blocks": self.n_blocks,
             "n_variants": self.n_variants, "chromosomes": list(self.chromosomes),
             "penalties_level0": self.penalties0.tolist(),
@@ -462,7 +571,7 @@ class LocoPredictions:
 
 
 def level1_all(read_dimension: Callable[[int], np.ndarray], Ys: np.ndarray, order: np.ndarray,
-               bounds: Sequence[tuple[int, int]], blocks: RidgeBlocks, n_pred0: int,
+               bounds: Sequence[tuple[int, int]] | None, blocks: RidgeBlocks, n_pred0: int,
                h2_grid: tuple[float, ...], *, folds: np.ndarray, n_variants: int,
                trait_names: list[str], scale: np.ndarray | None = None,
                load: Callable | None = None, save: Callable | None = None,
@@ -473,6 +582,7 @@ def level1_all(read_dimension: Callable[[int], np.ndarray], Ys: np.ndarray, orde
     Checkpoints: ``load(d)`` returns a trait's :class:`Level1Fit` saved earlier, or None;
     ``save(d, fit)`` is called after each trait fitted here. ``scale`` (D,) multiplies
     the predictions (the traits' scales, when ``Ys`` has unit-variance columns).
+    ``bounds`` None: leave-one-out cross-validation.
     """
     N, D = Ys.shape
     R = len(h2_grid)
@@ -506,7 +616,8 @@ def level1_all(read_dimension: Callable[[int], np.ndarray], Ys: np.ndarray, orde
                            h2_grid=tuple(h2_grid), penalties0=ridge_penalties(n_pred0, h2_grid),
                            penalties1=pen1, best=best, r2=r2, folds=folds,
                            n_blocks=len(blocks), block_size=blocks.block_size,
-                           n_variants=n_variants, trait_names=list(trait_names))
+                           n_variants=n_variants, trait_names=list(trait_names),
+                           loocv=bounds is None)
 
 
 def fit_loco_predictions(Y: np.ndarray, G: np.ndarray, chrom: Sequence[str], *,
@@ -514,7 +625,7 @@ def fit_loco_predictions(Y: np.ndarray, G: np.ndarray, chrom: Sequence[str], *,
                          block_size: int = DEFAULT_BLOCK_SIZE,
                          h2_grid: Sequence[float] = DEFAULT_H2_GRID,
                          n_folds: int = DEFAULT_FOLDS, folds: np.ndarray | None = None,
-                         maf_min: float = 0.0, dtype=np.float32,
+                         loocv: bool = False, maf_min: float = 0.0, dtype=np.float32,
                          trait_names: list[str] | None = None,
                          progress=None) -> LocoPredictions:
     """REGENIE step 1 on arrays: the LOCO predictions of every trait.
@@ -532,6 +643,9 @@ def fit_loco_predictions(Y: np.ndarray, G: np.ndarray, chrom: Sequence[str], *,
     block_size, h2_grid, n_folds : see the module docstring.
     folds : ndarray of shape (N,), int, optional
         Fold of each sample (default :func:`assign_folds`).
+    loocv : bool
+        Leave-one-out cross-validation at both levels instead of folds (REGENIE's
+        ``--loocv``); ``n_folds`` and ``folds`` are then ignored.
     maf_min : float
         Variants below this MAF (and monomorphic ones) are left out of step 1.
     dtype : numpy dtype
@@ -565,14 +679,17 @@ def fit_loco_predictions(Y: np.ndarray, G: np.ndarray, chrom: Sequence[str], *,
                          "of the traits, one column per chromosome label)")
     grid = check_h2_grid(h2_grid, option="h2_grid")
     Q = covariate_projector(covariates, N)
-    if folds is None:
+    if loocv:
+        folds = np.arange(N, dtype=np.int64)
+    elif folds is None:
         check_folds(N, n_folds, Q.shape[1], option="n_folds")
         folds = assign_folds(N, n_folds)
     folds = np.asarray(folds, dtype=np.int64)
-    check_folds(N, int(folds.max()) + 1, Q.shape[1], option="n_folds")
+    if not loocv:
+        check_folds(N, int(folds.max()) + 1, Q.shape[1], option="n_folds")
     blocks = ridge_blocks(chrom, block_size, option="block_size")
     order = np.argsort(folds, kind="stable")
-    bounds = fold_bounds(folds[order])
+    bounds = None if loocv else fold_bounds(folds[order])
     Ys, scale = residualized_traits(Y, Q)
     Ys = Ys[order]
     Qs = Q[order]

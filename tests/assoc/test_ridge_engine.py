@@ -199,6 +199,9 @@ def test_bad_input(cohort, tmp_path):
     assert_cli_error(res, r"--reml applies to the exact LMM", tmp_path / "o5")
     res = _cli(c, tmp_path / "o6", "--ridge-folds", "1")
     assert_cli_error(res, r"--ridge-folds 1: expected an integer >= 2", tmp_path / "o6")
+    res = _cli(c, tmp_path / "o6b", "--ridge-folds", "4", "--ridge-loocv")
+    assert_cli_error(res, r"--ridge-folds 4 with --ridge-loocv: leave-one-out uses no folds",
+                     tmp_path / "o6b")
     # A trait whose level-1 fit fails (no finite cross-validated R^2; finite traits that pass
     # the null model's checks do not get there, so the failure is injected): named, exit 2,
     # and the run leaves nothing behind.

@@ -62,6 +62,11 @@ def test_assoc_defaults_and_bare_lmm():
                    ["assoc", "--emb", "e", "--bed", "b", "--quiet"])
     assert cfg == AssocConfig(emb=Path("e"), bed=Path("b"), out=Path("gwasrep_out"),
                               threads=cfg.threads)
+    cfg, _ = _call("gwasrep.assoc.run.run_assoc",
+                   ["assoc", "--emb", "e", "--bed", "b", "--lmm", "ridge", "--ridge-loocv",
+                    "--quiet"])
+    assert cfg == AssocConfig(emb=Path("e"), bed=Path("b"), out=Path("gwasrep_out"),
+                              threads=cfg.threads, lmm="ridge", ridge_loocv=True)
     assert _bare_flags(["assoc", "--lmm", "--loco"]) == ["assoc", "--lmm", "auto", "--loco"]
     assert _bare_flags(["assoc", "--lmm"]) == ["assoc", "--lmm", "auto"]
     assert _bare_flags(["assoc", "--lmm", "full"]) == ["assoc", "--lmm", "full"]

@@ -294,8 +294,8 @@ def report(meta: dict, top_hits: pd.DataFrame, files: dict[str, Path]) -> str:
         lines += ["## Whole-genome ridge regression (REGENIE step 1, LOCO)", "",
                   f"- why: {nm['why']}",
                   f"- step 1: {nm['n_variants']:,} variants in {nm['n_blocks']:,} blocks of "
-                  f"{nm['block_size']:,}, {nm['n_folds']} folds, heritability grid "
-                  f"{', '.join(f'{h:g}' for h in nm['h2_grid'])}; LOCO over "
+                  f"{nm['block_size']:,}, {nm['cross_validation']} cross-validation, "
+                  f"heritability grid {', '.join(f'{h:g}' for h in nm['h2_grid'])}; LOCO over "
                   f"{len(nm['chromosomes'])} chromosomes"]
         from gwasrep.assoc.relatives import describe_relatives
 

@@ -77,7 +77,7 @@ class RidgePlan:
     #: Step-1 variants (positions in the .bim), ordered by chromosome.
     variant_idx: np.ndarray
     blocks: RidgeBlocks
-    #: Fold of every used sample (in the run's sample order).
+    #: Fold of every used sample (in the run's sample order; its own with ``loocv``).
     folds: np.ndarray
     h2_grid: tuple[float, ...]
     #: Preprocessed traits (N, D) and covariates (N, C) or None.
@@ -90,6 +90,8 @@ class RidgePlan:
     notes: list[str] = field(default_factory=list)
     #: The relatives of ``--relatives FILE`` (read before step 1), else None.
     relatives: Relatives | None = None
+    #: Leave-one-out cross-validation (``--ridge-loocv``) instead of folds.
+    loocv: bool = False
 
     def level0_bytes(self) -> int:
         """Size of the level-0 predictions (float32) on disk."""
@@ -116,7 +118,8 @@ def plan_ridge(cfg: AssocConfig, fileset: PlinkFileset, fam_idx: np.ndarray, E: 
     blocks = ridge_blocks(chrom, cfg.ridge_block_size)
     N = len(fam_idx)
     n_cov = 1 + (0 if F is None else F.shape[1])
-    check_folds(N, cfg.ridge_folds, n_cov)
+    if not cfg.ridge_loocv:
+        check_folds(N, cfg.ridge_folds, n_cov)
     rel = None
     if cfg.relatives not in ("auto", "none"):
         table = read_kinship_table(cfg.relatives)
@@ -126,7 +129,9 @@ def plan_ridge(cfg: AssocConfig, fileset: PlinkFileset, fam_idx: np.ndarray, E: 
         notes.append(f"--relatives: {len(table):,} pairs listed, {rel.n_pairs:,} among the "
                      "tested samples with relationship (2 x kinship) > "
                      f"{rel.threshold:g}")
-    return RidgePlan(variant_idx=cand, blocks=blocks, folds=assign_folds(N, cfg.ridge_folds),
+    folds = (np.arange(N, dtype=np.int64) if cfg.ridge_loocv
+             else assign_folds(N, cfg.ridge_folds))
+    return RidgePlan(variant_idx=cand, blocks=blocks, folds=folds, loocv=cfg.ridge_loocv,
                      h2_grid=tuple(cfg.ridge_h2), E=E, F=F, covariate_names=covariate_names,
                      trait_names=trait_names, why=why, notes=notes, relatives=rel)
 
@@ -142,7 +147,8 @@ class Level0State:
     #: Covariate basis with the intercept and residualized traits, rows sorted by fold.
     Q: np.ndarray
     Y: np.ndarray
-    bounds: tuple[tuple[int, int], ...]
+    #: The folds' rows; None for leave-one-out.
+    bounds: tuple[tuple[int, int], ...] | None
     penalties: np.ndarray
     maf_min: float
 
@@ -176,7 +182,7 @@ def run_ridge(plan: RidgePlan, fileset: PlinkFileset, fam_idx: np.ndarray, parti
     folder.mkdir(exist_ok=True)
     N, D = plan.E.shape
     order = np.argsort(plan.folds, kind="stable")
-    bounds = tuple(fold_bounds(plan.folds[order]))
+    bounds = None if plan.loocv else tuple(fold_bounds(plan.folds[order]))
     Q = covariate_projector(plan.F, N, plan.covariate_names)
     Y, scale = residualized_traits(plan.E, Q)
     Ys, Qs = np.ascontiguousarray(Y[order]), np.ascontiguousarray(Q[order])
@@ -316,7 +322,7 @@ def describe(loco: LocoPredictions, why: str, relatives: Relatives | None = None
     fits = ", ".join(f"{n} h2 {loco.h2_grid[int(b)]:g} R2 {loco.r2[int(b), k]:.3f}"
                      for k, (n, b) in enumerate(zip(loco.trait_names, loco.best, strict=True)))
     return (f"LMM: ridge ({why}); REGENIE step 1 on {loco.n_variants:,} variants in "
-            f"{loco.n_blocks:,} blocks of {loco.block_size:,}, {int(loco.folds.max()) + 1} "
-            f"folds, LOCO over {len(loco.chromosomes)} chromosomes; level 1 per trait "
+            f"{loco.n_blocks:,} blocks of {loco.block_size:,}, {loco.cross_validation} "
+            f"cross-validation, LOCO over {len(loco.chromosomes)} chromosomes; level 1 per trait "
             f"(cross-validated): {fits}; "
             + describe_relatives(None if relatives is None else relatives.summary()))
