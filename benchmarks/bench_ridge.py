@@ -76,7 +76,15 @@ def main() -> None:
     else:
         N, M, D = args.n_samples, args.n_variants, args.traits
         d = here / "data" / f"related_{N}_{M}_{D}"
-        make_data(d, N, M, D)
+        # In a spawned process: wait4's peak RSS of each measured child would otherwise
+        # include this process's high-water mark from generating the cohort.
+        import multiprocessing
+
+        gen = multiprocessing.get_context("spawn").Process(target=make_data, args=(d, N, M, D))
+        gen.start()
+        gen.join()
+        if gen.exitcode != 0:
+            sys.exit(f"generating the cohort in {d} failed (exit {gen.exitcode})")
         prefix, emb, pheno = d / "sibs", d / "sibs_emb.parquet", d / "pheno.txt"
     k_bolt = min(args.bolt_dims or D, D)
     runs = here / "runs" / "ridge"
