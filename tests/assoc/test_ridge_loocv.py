@@ -8,6 +8,7 @@ it. The file engine equals the array API. Against BOLT-LMM: reference/test_bolt_
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from gwasrep.assoc.config import AssocConfig
 from gwasrep.assoc.relatives import find_relatives
 from gwasrep.assoc.ridge import fit_level1, fit_loco_predictions, level0_block, ridge_penalties
 from gwasrep.assoc.run import run_assoc
+from gwasrep.errors import ResumeError
 from gwasrep.io import open_plink, read_dosages, read_embeddings
 from gwasrep.simulate.families import simulate_sibships
 
@@ -83,11 +85,19 @@ def cohort(tmp_path_factory):
                              n_chrom=2, n_traits=2, h2=0.6, causal_frac=0.05, seed=8)
 
 
-def test_engine_equals_array_api(cohort, tmp_path):
-    run = run_assoc(AssocConfig(emb=cohort.emb, bed=cohort.bed, out=tmp_path / "o",
-                                plots=False, lmm="ridge", ridge_loocv=True,
-                                ridge_block_size=250, threads=2))
-    ss = pd.read_parquet(run.files["sumstats_parquet"])
+def _cfg(c, out, **kw):
+    return AssocConfig(emb=c.emb, bed=c.bed, out=out, plots=False, lmm="ridge",
+                       ridge_loocv=True, ridge_block_size=250, **kw)
+
+
+@pytest.fixture(scope="module")
+def reference(cohort, tmp_path_factory):
+    run = run_assoc(_cfg(cohort, tmp_path_factory.mktemp("ref"), threads=2))
+    return pd.read_parquet(run.files["sumstats_parquet"]), run
+
+
+def test_engine_equals_array_api(cohort, reference):
+    ss, run = reference
     fs = open_plink(cohort.bed)
     emb = read_embeddings(cohort.emb)
     pre = preprocess_embeddings(emb.values, names=emb.columns)
@@ -106,3 +116,35 @@ def test_engine_equals_array_api(cohort, tmp_path):
     five = fit_loco_predictions(pre.E, G, chrom, block_size=250, maf_min=0.01)
     assert np.abs(five.loco - loco.loco).max() > 1e-3
     assert "leave-one-out cross-validation" in (run.out / "report.md").read_text()
+
+
+def test_threads_dask_and_resume_give_identical_sumstats(cohort, reference, tmp_path):
+    """Level 0 runs on one BLAS thread per block whatever the executor: a BLAS product's
+    last bits can depend on its thread count, and the eigendecomposition of leave-one-out
+    shows it in the float32 predictions."""
+    from distributed import LocalCluster
+
+    ss, _ = reference
+    one = run_assoc(_cfg(cohort, tmp_path / "one", threads=1))
+    pd.testing.assert_frame_equal(pd.read_parquet(one.files["sumstats_parquet"]), ss,
+                                  check_exact=True)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        run = run_assoc(_cfg(cohort, tmp_path / "dask",
+                             dask_scheduler=cluster.scheduler_address))
+    pd.testing.assert_frame_equal(pd.read_parquet(run.files["sumstats_parquet"]), ss,
+                                  check_exact=True)
+
+    out = tmp_path / "resumed"
+
+    def stop(done, total, name, **_):
+        if name == "ridge level 0" and done >= 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_assoc(_cfg(cohort, out, threads=2), progress=stop)
+    with pytest.raises(ResumeError, match="settings changed .*ridge_loocv"):
+        run_assoc(replace(_cfg(cohort, out, threads=2, resume=True), ridge_loocv=False))
+    run = run_assoc(_cfg(cohort, out, threads=1, resume=True))
+    pd.testing.assert_frame_equal(pd.read_parquet(run.files["sumstats_parquet"]), ss,
+                                  check_exact=True)

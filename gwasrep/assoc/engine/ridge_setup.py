@@ -203,9 +203,11 @@ def run_ridge(plan: RidgePlan, fileset: PlinkFileset, fam_idx: np.ndarray, parti
     if progress:
         progress(done, len(jobs), "ridge level 0")
     if dask_scheduler:
-        results = run_dask(state, pending, scheduler=dask_scheduler, task=level0_task)
+        results = run_dask(state, pending, scheduler=dask_scheduler, task=level0_task,
+                           one_blas_thread=True)
     else:
-        results = run_local(state, pending, threads=threads, task=level0_task, blas_bound=True)
+        results = run_local(state, pending, threads=threads, task=level0_task,
+                            one_blas_thread=True)
     for b, pred in results:
         _save(paths[b], lambda fh, pred=pred: np.save(fh, pred, allow_pickle=False))
         done += 1

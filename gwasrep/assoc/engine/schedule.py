@@ -36,7 +36,8 @@ def make_blocks(variant_idx: np.ndarray, block_size: int,
 
 def run_local(state: ScanState, blocks: Sequence[tuple[int, np.ndarray]], *,
               threads: int = 2, task: Callable = scan_block,
-              blas_bound: bool | None = None) -> Iterator[tuple[int, object]]:
+              blas_bound: bool | None = None, one_blas_thread: bool = False
+              ) -> Iterator[tuple[int, object]]:
     """Map ``task(state, variant_idx)`` (default: the scan) over blocks on local threads
     (the numba kernels and BLAS release the GIL).
 
@@ -44,16 +45,18 @@ def run_local(state: ScanState, blocks: Sequence[tuple[int, np.ndarray]], *,
     the block size. An LMM scan is BLAS products (the rotation ``U^T G``), as is a
     ridge level-0 block (``blas_bound=True``): BLAS threads are capped at
     ``cores // threads`` meanwhile, so that the workers do not oversubscribe the cores
-    (2 workers x 2 BLAS threads on 2 cores were 15 % slower).
+    (2 workers x 2 BLAS threads on 2 cores were 15 % slower). ``one_blas_thread``: one
+    BLAS thread whatever ``threads`` (a BLAS result can depend on its thread count in the
+    last bits, and the ridge's blocks must not depend on the executor).
     """
     if blas_bound is None:
         blas_bound = bool(getattr(state, "lmm", ()))
     with contextlib.ExitStack() as stack:
-        if blas_bound and threads > 1:
+        if one_blas_thread or (blas_bound and threads > 1):
             from threadpoolctl import threadpool_limits
 
-            stack.enter_context(threadpool_limits(max(1, (os.cpu_count() or 1) // threads),
-                                                  user_api="blas"))
+            n = 1 if one_blas_thread else max(1, (os.cpu_count() or 1) // threads)
+            stack.enter_context(threadpool_limits(n, user_api="blas"))
         yield from _run_threads(state, blocks, threads, task)
 
 
@@ -72,13 +75,15 @@ def _run_threads(state: ScanState, blocks: Sequence[tuple[int, np.ndarray]],
 
 
 def run_dask(state: ScanState, blocks: Sequence[tuple[int, np.ndarray]], *,
-             scheduler: str, task: Callable = scan_block) -> Iterator[tuple[int, object]]:
+             scheduler: str, task: Callable = scan_block,
+             one_blas_thread: bool = False) -> Iterator[tuple[int, object]]:
     """Map ``task(state, variant_idx)`` (default: the scan) over blocks on an existing
     dask.distributed cluster.
 
     The scan state is broadcast once; each task carries only its variant
     indices and the worker reads that block from the .bed itself, so the
-    workers must see the .bed at the same path.
+    workers must see the .bed at the same path. ``one_blas_thread``: every worker's BLAS
+    is set to one thread first (and stays so; dask runs one task per worker thread).
     """
     try:
         from distributed import Client, as_completed
@@ -90,9 +95,18 @@ def run_dask(state: ScanState, blocks: Sequence[tuple[int, np.ndarray]], *,
     except OSError as exc:
         raise GwasrepError(f"could not reach the dask scheduler at {scheduler}: {exc}") from None
     with client:
+        if one_blas_thread:
+            client.run(_one_blas_thread)
         shared = client.scatter(state, broadcast=True)
         futures = {client.submit(task, shared, idx, pure=False): i for i, idx in blocks}
         for fut in as_completed(futures):
             i = futures.pop(fut)
             yield i, fut.result()
             fut.release()
+
+
+def _one_blas_thread() -> None:
+    """Set this process's BLAS libraries to one thread (run on each dask worker)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
