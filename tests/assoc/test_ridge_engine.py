@@ -1,6 +1,6 @@
-"""``gwasrep assoc --lmm ridge`` on files: the engine equals the array API, every executor
-and a resumed run give identical sumstats, auto picks ridge when the exact LMM does not
-fit, and bad input gets one line.
+"""``gwasrep assoc --lmm ridge`` on files (5-fold and ``--ridge-loocv``): the engine equals
+the array API, every executor and a resumed run give identical sumstats, auto picks ridge
+when the exact LMM does not fit, and bad input gets one line.
 
 REGENIE step 1 against sgkit: reference/test_sgkit_regenie.py; calibration, power and
 BOLT-LMM: test_ridge_calibration.py and reference/test_bolt_ridge.py.
@@ -52,15 +52,27 @@ def reference(cohort, tmp_path_factory):
     return pd.read_parquet(run.files["sumstats_parquet"]), run
 
 
-def test_engine_equals_array_api(cohort, reference):
-    """The streamed step 1 (packed kernel, float32 spill, checkpoints) and step 2 equal
-    fit_loco_predictions + multitrait_lrt(loco=) on decoded arrays."""
-    ss, run = reference
+@pytest.fixture(scope="module")
+def loocv_reference(cohort, tmp_path_factory):
+    run = run_assoc(_cfg(cohort, tmp_path_factory.mktemp("loocv"), threads=2,
+                         ridge_loocv=True))
+    return pd.read_parquet(run.files["sumstats_parquet"]), run
+
+
+@pytest.fixture(scope="module")
+def arrays(cohort):
+    """The preprocessed traits, the decoded dosages and their chromosomes."""
     fs = open_plink(cohort.bed)
     emb = read_embeddings(cohort.emb)
     pre = preprocess_embeddings(emb.values, names=emb.columns)
-    G = read_dosages(fs)
-    chrom = fs.bim["CHROM"].to_numpy()
+    return pre, read_dosages(fs), fs.bim["CHROM"].to_numpy()
+
+
+def test_engine_equals_array_api(reference, arrays):
+    """The streamed step 1 (packed kernel, float32 spill, checkpoints) and step 2 equal
+    fit_loco_predictions + multitrait_lrt(loco=) on decoded arrays."""
+    ss, run = reference
+    pre, G, chrom = arrays
     loco = fit_loco_predictions(pre.E, G, chrom, block_size=BLOCK, maf_min=0.01)
     relatives = find_relatives(G)
     res = multitrait_lrt(pre.E, G, loco=loco, chrom=chrom, relatives=relatives)
@@ -86,6 +98,24 @@ def test_engine_equals_array_api(cohort, reference):
     report = (run.out / "report.md").read_text()
     assert "Whole-genome ridge regression" in report
     assert "cross-validated R2" in report
+
+
+def test_loocv_engine_equals_array_api(loocv_reference, arrays):
+    ss, run = loocv_reference
+    pre, G, chrom = arrays
+    loco = fit_loco_predictions(pre.E, G, chrom, block_size=BLOCK, maf_min=0.01, loocv=True)
+    res = multitrait_lrt(pre.E, G, loco=loco, chrom=chrom, relatives=find_relatives(G))
+    assert len(ss) == res.tested.sum()
+    np.testing.assert_allclose(-np.log10(ss["P"]), -np.log10(res.p[res.tested]), rtol=1e-6)
+    np.testing.assert_allclose(ss["BETA_1"], res.beta[res.tested, 0], rtol=1e-6, atol=1e-9)
+    meta = json.loads(run.files["run_json"].read_text())["null_model"]
+    assert meta["cross_validation"] == "leave-one-out"
+    assert meta["n_folds"] == 1000
+    assert [meta["level1"][n]["h2"] for n in pre.names] == [loco.h2_grid[b] for b in loco.best]
+    # Not the 5-fold predictions.
+    five = fit_loco_predictions(pre.E, G, chrom, block_size=BLOCK, maf_min=0.01)
+    assert np.abs(five.loco - loco.loco).max() > 1e-3
+    assert "leave-one-out cross-validation" in (run.out / "report.md").read_text()
 
 
 def test_threads_dask_and_resume_give_identical_sumstats(cohort, reference, tmp_path):
@@ -125,6 +155,39 @@ def test_threads_dask_and_resume_give_identical_sumstats(cohort, reference, tmp_
     pd.testing.assert_frame_equal(pd.read_parquet(run.files["sumstats_parquet"]), ss,
                                   check_exact=True)
     assert not partial.exists()
+
+
+def test_loocv_threads_dask_and_resume_give_identical_sumstats(cohort, loocv_reference,
+                                                              tmp_path):
+    """Level 0 runs on one BLAS thread per block whatever the executor: a BLAS product's
+    last bits can depend on its thread count, and the eigendecomposition of leave-one-out
+    shows it in the float32 predictions."""
+    from distributed import LocalCluster
+
+    ss, _ = loocv_reference
+    one = run_assoc(_cfg(cohort, tmp_path / "one", threads=1, ridge_loocv=True))
+    pd.testing.assert_frame_equal(pd.read_parquet(one.files["sumstats_parquet"]), ss,
+                                  check_exact=True)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        run = run_assoc(_cfg(cohort, tmp_path / "dask", ridge_loocv=True,
+                             dask_scheduler=cluster.scheduler_address))
+    pd.testing.assert_frame_equal(pd.read_parquet(run.files["sumstats_parquet"]), ss,
+                                  check_exact=True)
+
+    out = tmp_path / "resumed"
+
+    def stop(done, total, name, **_):
+        if name == "ridge level 0" and done >= 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_assoc(_cfg(cohort, out, threads=2, ridge_loocv=True), progress=stop)
+    with pytest.raises(ResumeError, match="settings changed .*ridge_loocv"):
+        run_assoc(_cfg(cohort, out, threads=2, resume=True))
+    run = run_assoc(_cfg(cohort, out, threads=1, resume=True, ridge_loocv=True))
+    pd.testing.assert_frame_equal(pd.read_parquet(run.files["sumstats_parquet"]), ss,
+                                  check_exact=True)
 
 
 @pytest.mark.slow

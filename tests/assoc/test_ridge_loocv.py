@@ -2,26 +2,15 @@
 
 The closed forms (the hat-matrix identity at level 0, Sherman-Morrison at level 1) are
 checked against the definition: for every sample, the ridge refitted without it predicts
-it. The file engine equals the array API. Against BOLT-LMM: reference/test_bolt_ridge.py.
+it. The file engine (equal to the array API, identical under every executor and after a
+resume): test_ridge_engine.py; against BOLT-LMM: reference/test_bolt_ridge.py.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
-
 import numpy as np
-import pandas as pd
-import pytest
 
-from gwasrep import multitrait_lrt, preprocess_embeddings
-from gwasrep.assoc.config import AssocConfig
-from gwasrep.assoc.relatives import find_relatives
-from gwasrep.assoc.ridge import fit_level1, fit_loco_predictions, level0_block, ridge_penalties
-from gwasrep.assoc.run import run_assoc
-from gwasrep.errors import ResumeError
-from gwasrep.io import open_plink, read_dosages, read_embeddings
-from gwasrep.simulate.families import simulate_sibships
+from gwasrep.assoc.ridge import fit_level1, level0_block, ridge_penalties
 
 
 def _ridge(X, y, lam):
@@ -74,77 +63,3 @@ def test_level1_leave_one_out_equals_refitting_without_each_sample():
     assert fit.best == int(np.argmax(r2))
     np.testing.assert_allclose(fit.prediction, loo[fit.best], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(fit.loco, loco[fit.best], rtol=1e-10, atol=1e-12)
-
-
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    """400 unrelated samples and 100 sib pairs, 2,000 variants on 2 chromosomes, 2 traits."""
-    d = tmp_path_factory.mktemp("loocv")
-    sizes = np.r_[np.ones(400, dtype=int), np.full(100, 2)]
-    return simulate_sibships(d, n_families=sizes.size, n_sibs=sizes, n_variants=2000,
-                             n_chrom=2, n_traits=2, h2=0.6, causal_frac=0.05, seed=8)
-
-
-def _cfg(c, out, **kw):
-    return AssocConfig(emb=c.emb, bed=c.bed, out=out, plots=False, lmm="ridge",
-                       ridge_loocv=True, ridge_block_size=250, **kw)
-
-
-@pytest.fixture(scope="module")
-def reference(cohort, tmp_path_factory):
-    run = run_assoc(_cfg(cohort, tmp_path_factory.mktemp("ref"), threads=2))
-    return pd.read_parquet(run.files["sumstats_parquet"]), run
-
-
-def test_engine_equals_array_api(cohort, reference):
-    ss, run = reference
-    fs = open_plink(cohort.bed)
-    emb = read_embeddings(cohort.emb)
-    pre = preprocess_embeddings(emb.values, names=emb.columns)
-    G = read_dosages(fs)
-    chrom = fs.bim["CHROM"].to_numpy()
-    loco = fit_loco_predictions(pre.E, G, chrom, block_size=250, maf_min=0.01, loocv=True)
-    res = multitrait_lrt(pre.E, G, loco=loco, chrom=chrom, relatives=find_relatives(G))
-    assert len(ss) == res.tested.sum()
-    np.testing.assert_allclose(-np.log10(ss["P"]), -np.log10(res.p[res.tested]), rtol=1e-6)
-    np.testing.assert_allclose(ss["BETA_1"], res.beta[res.tested, 0], rtol=1e-6, atol=1e-9)
-    meta = json.loads(run.files["run_json"].read_text())["null_model"]
-    assert meta["cross_validation"] == "leave-one-out"
-    assert meta["n_folds"] == 600
-    assert [meta["level1"][n]["h2"] for n in pre.names] == [loco.h2_grid[b] for b in loco.best]
-    # Not the 5-fold predictions.
-    five = fit_loco_predictions(pre.E, G, chrom, block_size=250, maf_min=0.01)
-    assert np.abs(five.loco - loco.loco).max() > 1e-3
-    assert "leave-one-out cross-validation" in (run.out / "report.md").read_text()
-
-
-def test_threads_dask_and_resume_give_identical_sumstats(cohort, reference, tmp_path):
-    """Level 0 runs on one BLAS thread per block whatever the executor: a BLAS product's
-    last bits can depend on its thread count, and the eigendecomposition of leave-one-out
-    shows it in the float32 predictions."""
-    from distributed import LocalCluster
-
-    ss, _ = reference
-    one = run_assoc(_cfg(cohort, tmp_path / "one", threads=1))
-    pd.testing.assert_frame_equal(pd.read_parquet(one.files["sumstats_parquet"]), ss,
-                                  check_exact=True)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:
-        run = run_assoc(_cfg(cohort, tmp_path / "dask",
-                             dask_scheduler=cluster.scheduler_address))
-    pd.testing.assert_frame_equal(pd.read_parquet(run.files["sumstats_parquet"]), ss,
-                                  check_exact=True)
-
-    out = tmp_path / "resumed"
-
-    def stop(done, total, name, **_):
-        if name == "ridge level 0" and done >= 3:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run_assoc(_cfg(cohort, out, threads=2), progress=stop)
-    with pytest.raises(ResumeError, match="settings changed .*ridge_loocv"):
-        run_assoc(replace(_cfg(cohort, out, threads=2, resume=True), ridge_loocv=False))
-    run = run_assoc(_cfg(cohort, out, threads=1, resume=True))
-    pd.testing.assert_frame_equal(pd.read_parquet(run.files["sumstats_parquet"]), ss,
-                                  check_exact=True)
