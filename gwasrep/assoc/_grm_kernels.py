@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["standardize_packed"]
+__all__ = ["AOT_SIGNATURES", "standardize_packed"]
 
 
 @njit(cache=True, nogil=True)
@@ -70,3 +70,10 @@ def standardize_packed(packed, sample_idx, standardized, maf_min, max_missing, Z
             Z[i, k] = value[codes[i]]
         k += 1
     return k
+
+
+#: The variant compiled ahead of time (gwasrep.aot).
+AOT_SIGNATURES = {
+    "standardize_packed": ["int64(uint8[:, ::1], int64[::1], boolean, float64, float64, "
+                           "float64[::1, :], boolean[::1])"],
+}

@@ -23,11 +23,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gwasrep.aot import kernel
 from gwasrep.errors import InputError
 from gwasrep.io.plink import PlinkFileset, read_packed
 from gwasrep.runs import Progress
 
-__all__ = ["GRM_KINDS", "GrmParts", "compute_grm_parts", "standardize_block"]
+__all__ = ["GRM_KINDS", "GrmParts", "compute_grm_parts", "standardize_block",
+           "standardize_packed"]
+
+#: :func:`gwasrep.assoc._grm_kernels.standardize_packed`, compiled ahead of time.
+standardize_packed = kernel("gwasrep.assoc._grm_kernels", "standardize_packed")
 
 GRM_KINDS = ("standardized", "centered")
 
@@ -128,8 +133,6 @@ def compute_grm_parts(fileset: PlinkFileset, sample_idx: np.ndarray, variant_idx
         Stage ``kinship``, in variants read.
     """
     from scipy.linalg.blas import dsyrk
-
-    from gwasrep.assoc._grm_kernels import standardize_packed
 
     if kind not in GRM_KINDS:
         raise InputError(f"GRM kind {kind!r}: expected one of {', '.join(GRM_KINDS)}")

@@ -13,7 +13,7 @@ from numba import njit
 
 from gwasrep.io._bed_codes import A1_DOSAGE
 
-__all__ = ["A1_DOSAGE", "center_dense", "decode_dosages", "encode_bed"]
+__all__ = ["A1_DOSAGE", "AOT_SIGNATURES", "center_dense", "decode_dosages", "encode_bed"]
 
 
 @njit(cache=True, nogil=True)
@@ -89,3 +89,13 @@ def encode_bed(genotypes, out):  # pragma: no cover - compiled
             else:
                 code = 1
             out[j, i >> 2] |= code << ((i & 3) << 1)
+
+
+_CENTER = "(float64[::1, :], int64[::1], float64[::1], float64[::1])"
+#: The variants compiled ahead of time (gwasrep.aot); called from gwasrep.io.plink.
+AOT_SIGNATURES = {
+    "decode_dosages": ["void(uint8[:, ::1], int64[::1], float64[::1, :])",
+                       "void(uint8[:, ::1], int64[::1], float32[::1, :])"],
+    "center_dense": ["void(float64[::1, :], " + _CENTER[1:], "void(float64[:, :], " + _CENTER[1:]],
+    "encode_bed": ["void(int8[:, ::1], uint8[:, ::1])", "void(int8[::1, :], uint8[:, ::1])"],
+}

@@ -13,15 +13,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gwasrep.aot import kernel
 from gwasrep.errors import InputError, preview
 from gwasrep.io._bed_codes import BYTE_DOSAGES
 
 #: Blocks of at most this many calls are decoded with numpy (a byte lookup table);
-#: larger ones with the numba kernel, whose one-off load (~0.3 s) then pays off.
+#: larger ones with the numba kernel (with numba's JIT, its one-off load, ~0.3 s, then
+#: pays off).
 NUMPY_DECODE_MAX = 1 << 22
 
-__all__ = ["PlinkFileset", "open_plink", "read_dosages", "read_packed", "read_packed_span",
-           "write_plink"]
+__all__ = ["PlinkFileset", "center_dense", "decode_dosages", "encode_bed", "open_plink",
+           "read_dosages", "read_packed", "read_packed_span", "write_plink"]
+
+#: The .bed kernels of :mod:`gwasrep.io._bed_kernels`, compiled ahead of time (gwasrep.aot).
+decode_dosages = kernel("gwasrep.io._bed_kernels", "decode_dosages")
+center_dense = kernel("gwasrep.io._bed_kernels", "center_dense")
+encode_bed = kernel("gwasrep.io._bed_kernels", "encode_bed")
 
 BED_MAGIC = bytes([0x6C, 0x1B, 0x01])
 BIM_COLUMNS = ["CHROM", "ID", "CM", "POS", "A1", "A2"]
@@ -146,7 +153,7 @@ def read_packed(bed_path: str | os.PathLike, variant_idx: np.ndarray, n_samples:
     if hi - lo == len(variant_idx) and np.all(np.diff(variant_idx) == 1):
         out = np.array(mm[lo:hi])
     else:
-        out = mm[variant_idx]
+        out = np.asarray(mm[variant_idx])  # a plain array, not a memmap
     del mm
     return out
 
@@ -191,10 +198,6 @@ def read_dosages(fileset: PlinkFileset, variant_idx=None, sample_idx=None,
     if packed.size * 4 <= NUMPY_DECODE_MAX:
         full = BYTE_DOSAGES.astype(dtype, copy=False)[packed].reshape(packed.shape[0], -1)
         return np.asfortranarray(full[:, sample_idx].T)
-    # Imported here, not at the top: loading numba costs ~0.5 s, which small reads (ldscore,
-    # h2, panels) skip through the numpy table above.
-    from gwasrep.io._bed_kernels import decode_dosages
-
     out = np.empty((len(sample_idx), len(variant_idx)), dtype=dtype, order="F")
     decode_dosages(packed, sample_idx, out)
     return out
@@ -211,8 +214,6 @@ def write_plink(prefix: str | os.PathLike, genotypes: np.ndarray, bim: pd.DataFr
     bim, fam : DataFrame
         With the columns of :data:`BIM_COLUMNS` and :data:`FAM_COLUMNS`.
     """
-    from gwasrep.io._bed_kernels import encode_bed  # numba, loaded only when writing
-
     prefix = Path(prefix)
     n, m = genotypes.shape
     assert len(bim) == m, (genotypes.shape, len(bim))

@@ -23,8 +23,9 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
 
-__all__ = ["clump_greedy", "clump_packed", "em_r2_from_table", "genotype_bits", "genotype_table",
-           "packed_bits", "packed_rows_bits", "pair_r2", "table_r2"]
+__all__ = ["AOT_SIGNATURES", "clump_greedy", "clump_packed", "em_r2_from_table",
+           "genotype_bits", "genotype_table", "packed_bits", "packed_rows_bits", "pair_r2",
+           "table_r2"]
 
 
 @intrinsic
@@ -395,3 +396,13 @@ def clump_packed(packed, src, dest, sample_idx, all_samples, bits, chrom, pos, o
     packed_rows_bits(packed, src, dest, sample_idx, all_samples, bits)
     if order.shape[0] > 0:
         clump_greedy(bits, chrom, pos, order, is_index, window, r2_min, phased, clump_of)
+
+
+#: The variants compiled ahead of time (gwasrep.aot): the clumping entry point and the
+#: r^2 of two genotype rows (loci's LD recovery rule).
+AOT_SIGNATURES = {
+    "clump_packed": ["void(uint8[:, ::1], int64[::1], int64[::1], int64[::1], boolean, "
+                     "uint64[:, :, ::1], int64[::1], int64[::1], int64[::1], boolean[::1], "
+                     "int64, float64, boolean, int64[::1])"],
+    "pair_r2": ["float64(int8[:], int8[:], boolean)"],
+}

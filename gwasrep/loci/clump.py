@@ -28,12 +28,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from gwasrep.aot import kernel
 from gwasrep.errors import InputError, preview
 from gwasrep.io.clumped import CLUMPED_COLUMNS
 from gwasrep.io.plink import PlinkFileset, read_packed, read_packed_span
-from gwasrep.loci._ld_kernels import clump_packed
 
 __all__ = ["MEMBER_COLUMNS", "R2_MODES", "ClumpResult", "clump", "founders"]
+
+#: The clumping kernel (:func:`gwasrep.loci._ld_kernels.clump_packed`), compiled ahead of time.
+clump_packed = kernel("gwasrep.loci._ld_kernels", "clump_packed")
 
 R2_MODES = ("em", "unphased")
 MEMBER_COLUMNS = ["INDEX", "ID", "CHROM", "POS", "P", "IN_SP2"]

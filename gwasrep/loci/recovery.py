@@ -21,16 +21,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from gwasrep.aot import kernel
 from gwasrep.errors import InputError
 from gwasrep.io.checks import check_column
 from gwasrep.io.columns import normalize_columns
 from gwasrep.io.plink import read_dosages
-from gwasrep.loci._ld_kernels import pair_r2
 from gwasrep.loci.clump import founders
 from gwasrep.loci.windows import window_loci
 
 __all__ = ["COMPARISON_COLUMNS", "LociComparison", "compare_methods", "recovered",
            "unique_loci"]
+
+#: r^2 of two genotype rows (gwasrep.loci._ld_kernels.pair_r2), compiled ahead of time.
+pair_r2 = kernel("gwasrep.loci._ld_kernels", "pair_r2")
 
 COMPARISON_COLUMNS = ["METHOD", "N_SIGNIFICANT", "N_LOCI", "N_REFERENCE", "N_RECOVERED",
                       "RECOVERED_FRACTION", "N_UNIQUE"]

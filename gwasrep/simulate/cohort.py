@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gwasrep.io._bed_kernels import encode_bed
-from gwasrep.io.plink import BED_MAGIC, BIM_COLUMNS, FAM_COLUMNS
+from gwasrep.io.plink import BED_MAGIC, BIM_COLUMNS, FAM_COLUMNS, encode_bed
 
 __all__ = ["SimulatedCohort", "simulate_cohort"]
 

@@ -19,8 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gwasrep.io._bed_kernels import encode_bed
-from gwasrep.io.plink import BED_MAGIC, BIM_COLUMNS, FAM_COLUMNS
+from gwasrep.io.plink import BED_MAGIC, BIM_COLUMNS, FAM_COLUMNS, encode_bed
 from gwasrep.simulate.cohort import SimulatedCohort
 
 __all__ = ["simulate_sibships"]

@@ -8,7 +8,7 @@ import statsmodels.api as sm
 from scipy import optimize, stats
 
 from gwasrep import multitrait_lrt
-from gwasrep.assoc.engine._scan_kernels import packed_crossprod
+from gwasrep.assoc.engine.lut import packed_crossprod
 from gwasrep.assoc.linear import block_moments_dense, block_moments_from_packed, fit_null
 from gwasrep.io._bed_kernels import encode_bed
 from helpers import random_design

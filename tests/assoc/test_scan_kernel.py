@@ -8,18 +8,20 @@ import numpy as np
 import pytest
 
 from gwasrep.assoc.engine._scan_kernels import (
-    BYTE_MISSING,
     LUT_SIGNATURE,
-    NIBBLE_INDEX,
-    PATTERN_DOSAGE,
-    TILE,
     build_byte_table,
     compile_with_slp,
     compiled,
+    packed_crossprod_lut,
+)
+from gwasrep.assoc.engine.lut import (
+    BYTE_MISSING,
+    NIBBLE_INDEX,
+    PATTERN_DOSAGE,
+    TILE,
     count_base,
     new_byte_table,
     packed_crossprod,
-    packed_crossprod_lut,
 )
 from gwasrep.assoc.engine.scan import make_scan_state, scan_block
 from gwasrep.assoc.linear import fit_null

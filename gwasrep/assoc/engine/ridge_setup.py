@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gwasrep.assoc._grm_kernels import standardize_packed
 from gwasrep.assoc.config import AssocConfig
 from gwasrep.assoc.engine.scan import ScanState, _read_packed, make_scan_state
 from gwasrep.assoc.engine.schedule import run_dask, run_local
+from gwasrep.assoc.kinship import standardize_packed
 from gwasrep.assoc.linear import fit_null
 from gwasrep.assoc.relatives import (
     MAX_GRM_VARIANTS,

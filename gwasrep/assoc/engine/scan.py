@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gwasrep.assoc.engine._scan_kernels import compiled, lut_inputs
+from gwasrep.assoc.engine.lut import lut_inputs, packed_crossprod_lut
 from gwasrep.assoc.linear import NullModel, block_moments_from_packed, scan_statistics
 from gwasrep.assoc.lmm.scan import LmmScan, lmm_block_result
-from gwasrep.io._bed_kernels import decode_dosages
-from gwasrep.io.plink import read_packed, read_packed_span
+from gwasrep.io.plink import decode_dosages, read_packed, read_packed_span
 
 __all__ = ["BLOCK_FIELDS", "ScanState", "make_scan_state", "scan_block"]
 
@@ -72,7 +71,7 @@ class ScanState:
         self.__dict__.update(state)
 
     def byte_table(self) -> tuple[np.ndarray, np.ndarray, float]:
-        """``(table, X, base)`` of :func:`~gwasrep.assoc.engine._scan_kernels.packed_crossprod_lut`.
+        """``(table, X, base)`` of :func:`~gwasrep.assoc.engine.lut.packed_crossprod_lut`.
 
         X is ``XT`` transposed (rows by .fam position), ``base`` the count base.
         """
@@ -82,7 +81,6 @@ class ScanState:
                 if "table" not in lazy:
                     table, lazy["X"], lazy["base"] = lut_inputs(self.XT, self.mask,
                                                                  self.null.n_samples)
-                    lazy["kernel"] = compiled()
                     lazy["table"] = table
         return lazy["table"], lazy["X"], lazy["base"]
 
@@ -104,7 +102,6 @@ class ScanState:
         table, X, base = lut_inputs(XT, self.mask, null.n_samples)
         entry = (table, X, base, null.design.sum(axis=0))
         with _TABLE_LOCK:
-            lazy.setdefault("kernel", compiled())
             cache[group] = entry
             while len(cache) > LOCO_TABLES:
                 cache.popitem(last=False)
@@ -166,7 +163,7 @@ def scan_block(state: ScanState, variant_idx: np.ndarray) -> dict[str, np.ndarra
         null = state.null
         table, X, base = state.byte_table()
         colsum = state.colsum_X
-    state._lazy["kernel"](packed, table, X, state.mask, base, u, s1, s2, nmiss, smiss)
+    packed_crossprod_lut(packed, table, X, state.mask, base, u, s1, s2, nmiss, smiss)
     mom = block_moments_from_packed(u, s1, s2, nmiss, smiss, colsum, null.n_samples)
     res = scan_statistics(null, mom, maf=state.maf, geno=state.geno)
     return _as_block(res, packed)

@@ -190,7 +190,7 @@ def _center(G: np.ndarray, n_samples: int) -> tuple[CenteredDosages, np.ndarray]
     """:func:`~gwasrep.assoc.genotypes.center_dosages` in one compiled pass per variant
     (mean imputation, the same numbers), into a new F-contiguous block, with ``gg``."""
     from gwasrep.assoc.genotypes import center_dosages
-    from gwasrep.io._bed_kernels import center_dense
+    from gwasrep.io.plink import center_dense
 
     G = np.asarray(G, dtype=np.float64)
     if G.ndim != 2 or G.shape[0] != n_samples:
