@@ -15,21 +15,39 @@ import typer
 
 from gwasrep_cli import association, explain, heritability, loci, models, simulation
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Genome-wide association studies on learned phenotypes.")
+COMMANDS = (association.assoc, association.grm,
+            loci.clump, loci.loci, loci.panel, loci.meta,
+            heritability.ldscore, heritability.h2, heritability.mi,
+            models.train, models.embed, explain.explain,
+            simulation.demo, simulation.simulate_emnist, simulation.evaluate)
+#: Command name (Typer's: the function name with dashes) -> function.
+BY_NAME = {fn.__name__.replace("_", "-"): fn for fn in COMMANDS}
+HELP = "Genome-wide association studies on learned phenotypes."
 
-for command in (association.assoc, association.grm,
-                loci.clump, loci.loci, loci.panel, loci.meta,
-                heritability.ldscore, heritability.h2, heritability.mi,
-                models.train, models.embed, explain.explain,
-                simulation.demo, simulation.simulate_emnist, simulation.evaluate):
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=HELP)
+for command in COMMANDS:
     app.command()(command)
+
+
+def _one_command_app(name: str) -> typer.Typer:
+    """An app holding only the command ``name``: Typer builds the click parameters of every
+    registered command on each call (about 0.1 s for all of them), so ``main`` registers
+    only the one on the command line. The callback keeps it a group, as in ``app``, so
+    usage lines and errors read ``gwasrep NAME ...`` as before."""
+    one = typer.Typer(add_completion=False, no_args_is_help=True, help=HELP)
+    one.callback()(_group)
+    one.command()(BY_NAME[name])
+    return one
+
+
+def _group() -> None:
+    """Genome-wide association studies on learned phenotypes."""
 
 
 def _bare_flags(argv: list[str]) -> list[str]:
     """Let ``--lmm`` stand alone for ``--lmm auto``.
 
-    Typer (0.29, on click 8.4) has no option with an optional value, so a
+    Typer (0.26-0.28, with its vendored click) has no option with an optional value, so a
     bare ``--lmm`` (last, or followed by another option) gets its value here.
     """
     out_argv = []
@@ -42,7 +60,9 @@ def _bare_flags(argv: list[str]) -> list[str]:
 
 def main() -> None:  # the console script
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    app(args=_bare_flags(sys.argv[1:]), prog_name="gwasrep")
+    argv = _bare_flags(sys.argv[1:])
+    target = _one_command_app(argv[0]) if argv and argv[0] in BY_NAME else app
+    target(args=argv, prog_name="gwasrep")
 
 
 if __name__ == "__main__":  # pragma: no cover
