@@ -216,3 +216,31 @@ print(aot.status(), dict(aot.fallbacks()), 'numba' in sys.modules)
                          timeout=600)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split("\n")[-2] == "aot {} False", res.stdout + res.stderr
+
+
+def test_clump_imports_neither_numba_nor_scipy(compiled, tmp_path, small_cohort):
+    """`gwasrep clump` runs with numba, scipy and matplotlib unimportable (each would cost
+    start-up): the kernel is compiled, pyarrow reads and writes the tables."""
+    from gwasrep.assoc.config import AssocConfig
+    from gwasrep.assoc.run import run_assoc
+
+    c = small_cohort
+    run_assoc(AssocConfig(emb=c.emb, bed=c.bed, out=tmp_path / "a", plots=False,
+                          formats=("tsv",)))
+    code = f"""
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('numba', 'scipy', 'matplotlib', 'llvmlite'):
+            raise ModuleNotFoundError(name, name=name)
+sys.meta_path.insert(0, _Block())
+from gwasrep_cli.main import main
+sys.argv = ['gwasrep', 'clump', '--sumstats', {str(tmp_path / 'a' / 'sumstats.tsv')!r},
+            '--bed', {str(c.bed)!r}, '--p1', '0.01', '--out', {str(tmp_path / 'cl')!r}]
+main()
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "clumps from" in res.stdout
+    assert (tmp_path / "cl.clumped").read_text().startswith("       CHR          F        SNP")

@@ -13,7 +13,6 @@ range, is an error; it is never silently skipped.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from gwasrep.errors import InputError, preview
 from gwasrep.options import Rule
@@ -40,6 +39,10 @@ def _where(ids, i: int) -> str:
 
 def numeric_column(values, *, source: str, column: str, ids=None) -> np.ndarray:
     """The column as float64, missing values as NaN; a non-numeric entry is an InputError."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        return values.astype(np.float64)      # numbers already (NaN missing): no pandas
+    import pandas as pd
+
     s = pd.Series(values).reset_index(drop=True)
     if pd.api.types.is_bool_dtype(s):
         raise InputError(f"{source}: column {column}: expected numbers; found true/false values")
@@ -80,6 +83,8 @@ def check_column(values, *, source: str, column: str, key: str | None = None,
 def check_unique(ids, *, source: str, what: str = "variant IDs",
                  hint: str = "expected one row per variant") -> None:
     """Each ID once."""
+    import pandas as pd
+
     s = pd.Series(np.asarray(ids, dtype=object))
     dup = s.duplicated(keep=False).to_numpy()
     if dup.any():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
 
 from gwasrep.io.atomic import atomic_write_text
 
@@ -15,13 +15,14 @@ CLUMPED_COLUMNS = ["CHR", "F", "SNP", "BP", "P", "TOTAL", "NSIG", "S05", "S01", 
                    "SP2"]
 
 
-def write_clumped(clumps: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write the clumps in PLINK's whitespace-aligned ``.clumped`` layout (atomically)."""
-    t = clumps
+def write_clumped(clumps, path: str | os.PathLike) -> Path:
+    """Write the clumps (a DataFrame, or a dict of columns) in PLINK's whitespace-aligned
+    ``.clumped`` layout (atomically)."""
+    cols = [np.asarray(clumps[c]).tolist() for c in CLUMPED_COLUMNS]
     lines = [" ".join(f"{c:>10}" for c in CLUMPED_COLUMNS)]
-    for r in t.itertuples(index=False):
-        lines.append(f"{r.CHR!s:>10} {r.F:>10} {r.SNP!s:>10} {r.BP:>10} {r.P:>10.3g} "
-                     f"{r.TOTAL:>10} {r.NSIG:>10} {r.S05:>10} {r.S01:>10} {r.S001:>10} "
-                     f"{r.S0001:>10} {r.SP2}")
+    for chrom, f, snp, bp, p, total, nsig, s05, s01, s001, s0001, sp2 in zip(*cols, strict=True):
+        lines.append(f"{chrom!s:>10} {f:>10} {snp!s:>10} {bp:>10} {p:>10.3g} "
+                     f"{total:>10} {nsig:>10} {s05:>10} {s01:>10} {s001:>10} "
+                     f"{s0001:>10} {sp2}")
     atomic_write_text(path, "\n".join(lines) + "\n\n")
     return Path(path)

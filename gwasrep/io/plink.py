@@ -2,20 +2,31 @@
 
 Reads are by blocks of variants, never the whole matrix. The .bed is memory
 mapped, so a worker that reads one block touches only that block's bytes.
+
+The .bim and .fam are read with pyarrow's CSV reader into Arrow tables when they are
+tab- or single-space-delimited (what PLINK writes), else with pandas' whitespace parser
+(any run of spaces and tabs); both give the same columns. ``PlinkFileset.bim`` and
+``.fam`` are pandas DataFrames built on first use, so a command that needs only IDs and
+positions (``clump``) never imports pandas.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from gwasrep.aot import kernel
 from gwasrep.errors import InputError, preview
 from gwasrep.io._bed_codes import BYTE_DOSAGES
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 #: Blocks of at most this many calls are decoded with numpy (a byte lookup table);
 #: larger ones with the numba kernel (with numba's JIT, its one-off load, ~0.3 s, then
@@ -43,29 +54,47 @@ class PlinkFileset:
     ----------
     bed_path : Path
         The .bed file (SNP-major).
-    bim : DataFrame
-        Columns CHROM (str), ID (str), CM (float), POS (int64), A1 (str, the
-        counted allele, PLINK 2's ALT), A2 (str, PLINK 2's REF); one row per
-        variant in file order.
-    fam : DataFrame
-        Columns FID, IID, PAT, MAT, SEX, PHENO (all str); one row per sample.
+    bim_table, fam_table : pyarrow.Table
+        The .bim (CHROM, ID, CM, POS, A1, A2) and .fam (FID, IID, PAT, MAT, SEX, PHENO)
+        columns; text columns are strings, CM float64, POS int64.
     """
 
     bed_path: Path
-    bim: pd.DataFrame
-    fam: pd.DataFrame
+    bim_table: pa.Table
+    fam_table: pa.Table
+
+    @cached_property
+    def bim(self) -> pd.DataFrame:
+        """Columns CHROM (str), ID (str), CM (float), POS (int64), A1 (str, the counted
+        allele, PLINK 2's ALT), A2 (str, PLINK 2's REF); one row per variant in file order."""
+        return _frame(self.bim_table)
+
+    @cached_property
+    def fam(self) -> pd.DataFrame:
+        """Columns FID, IID, PAT, MAT, SEX, PHENO (all str); one row per sample."""
+        return _frame(self.fam_table)
+
+    def bim_column(self, name: str) -> np.ndarray:
+        """One .bim column as a numpy array (POS int64, CM float64, text as objects)."""
+        return self.bim_table.column(name).to_numpy()
 
     @property
     def n_samples(self) -> int:
-        return len(self.fam)
+        return self.fam_table.num_rows
 
     @property
     def n_variants(self) -> int:
-        return len(self.bim)
+        return self.bim_table.num_rows
 
     @property
     def bytes_per_variant(self) -> int:
         return (self.n_samples + 3) // 4
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    import pandas  # noqa: F401  (to_pandas needs it)
+
+    return table.to_pandas()
 
 
 def _prefix(path: str | os.PathLike) -> Path:
@@ -76,6 +105,9 @@ def _prefix(path: str | os.PathLike) -> Path:
 
 
 def read_bim(path: Path) -> pd.DataFrame:
+    """The .bim with pandas' whitespace parser (any run of spaces and tabs)."""
+    import pandas as pd
+
     try:
         bim = pd.read_csv(
             path, sep=r"\s+", header=None, usecols=range(6), names=BIM_COLUMNS,
@@ -85,17 +117,83 @@ def read_bim(path: Path) -> pd.DataFrame:
     except (ValueError, pd.errors.ParserError) as exc:
         raise InputError(f"{path}: expected 6 whitespace-separated .bim columns "
                          f"(CHROM ID CM POS A1 A2); could not parse: {exc}") from None
+    _check_complete(bim, path, ".bim columns (CHROM ID CM POS A1 A2)")
     return bim
 
 
+def _check_complete(frame: pd.DataFrame, path: Path, what: str) -> None:
+    """A line with fewer fields leaves empty text cells: one error naming its line."""
+    short = np.zeros(len(frame), dtype=bool)
+    for name in frame.columns:
+        if frame[name].dtype.kind not in "fiu":
+            short |= (frame[name] == "").to_numpy()
+    if short.any():
+        raise InputError(f"{path}: expected 6 whitespace-separated {what} on every line; "
+                         f"line {int(np.flatnonzero(short)[0]) + 1:,} has fewer")
+
+
 def read_fam(path: Path) -> pd.DataFrame:
+    """The .fam with pandas' whitespace parser (any run of spaces and tabs)."""
+    import pandas as pd
+
     try:
         fam = pd.read_csv(path, sep=r"\s+", header=None, usecols=range(6), names=FAM_COLUMNS,
                           dtype=str, keep_default_na=False)
     except (ValueError, pd.errors.ParserError) as exc:
         raise InputError(f"{path}: expected at least 6 whitespace-separated .fam columns "
                          f"(FID IID PAT MAT SEX PHENO); could not parse: {exc}") from None
+    _check_complete(fam, path, ".fam columns (FID IID PAT MAT SEX PHENO)")
     return fam
+
+
+def _arrow_table(path: Path, names: list[str], numeric: dict) -> pa.Table | None:
+    """``path`` read by pyarrow's CSV reader when it is delimited by single tabs or single
+    spaces with exactly ``len(names)`` fields per line; None otherwise (pandas reads it)."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    with open(path, "rb") as fh:
+        first = fh.readline()
+    if not first.strip() or first[:1].isspace() or first.rstrip(b"\r\n")[-1:].isspace():
+        return None
+    delim = "\t" if b"\t" in first else " "
+    if delim == "\t" and b" " in first:
+        return None
+    types = {n: numeric.get(n, pa.string()) for n in names}
+    try:
+        table = pcsv.read_csv(
+            path, read_options=pcsv.ReadOptions(column_names=names),
+            parse_options=pcsv.ParseOptions(delimiter=delim, quote_char=False,
+                                            double_quote=False, newlines_in_values=False),
+            convert_options=pcsv.ConvertOptions(column_types=types, null_values=[],
+                                                strings_can_be_null=False,
+                                                quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
+        return None
+    # Empty fields (two delimiters in a row, a trailing one) are what the whitespace
+    # parser would merge: leave those files to it.
+    for name in names:
+        col = table.column(name)
+        if pa.types.is_string(col.type) and _any_empty(col):
+            return None
+    return table
+
+
+def _any_empty(col) -> bool:
+    import pyarrow.compute as pc
+
+    return bool(pc.any(pc.equal(pc.utf8_length(col), 0)).as_py() or False)
+
+
+def _read_columns(path: Path, names: list[str], numeric: dict, reader) -> pa.Table:
+    import pyarrow as pa
+
+    table = _arrow_table(path, names, numeric)
+    if table is None:
+        frame = reader(path)
+        table = pa.table({n: pa.array(frame[n].to_numpy(), type=numeric.get(n, pa.string()))
+                          for n in names})
+    return table
 
 
 def open_plink(path: str | os.PathLike) -> PlinkFileset:
@@ -112,30 +210,37 @@ def open_plink(path: str | os.PathLike) -> PlinkFileset:
         If a file is missing, the .bed magic bytes are wrong (not SNP-major
         PLINK 1), or the .bed size does not match the .bim and .fam.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     prefix = _prefix(path)
     files = {ext: prefix.with_name(prefix.name + ext) for ext in (".bed", ".bim", ".fam")}
     missing = [str(f) for f in files.values() if not f.is_file()]
     if missing:
         raise InputError(f"PLINK fileset '{prefix}': expected .bed, .bim and .fam; "
                          f"missing {', '.join(missing)}")
-    bim = read_bim(files[".bim"])
-    fam = read_fam(files[".fam"])
+    bim = _read_columns(files[".bim"], BIM_COLUMNS, {"CM": pa.float64(), "POS": pa.int64()},
+                        read_bim)
+    fam = _read_columns(files[".fam"], FAM_COLUMNS, {}, read_fam)
     bed = files[".bed"]
     with open(bed, "rb") as fh:
         magic = fh.read(3)
     if magic != BED_MAGIC:
         raise InputError(f"{bed}: expected the SNP-major PLINK 1 magic bytes 6c 1b 01, "
                          f"found {magic.hex(' ') or 'an empty file'}")
-    expected = 3 + len(bim) * ((len(fam) + 3) // 4)
+    n_var, n_fam = bim.num_rows, fam.num_rows
+    expected = 3 + n_var * ((n_fam + 3) // 4)
     size = bed.stat().st_size
     if size != expected:
-        raise InputError(f"{bed}: size {size:,} bytes does not match {len(bim):,} variants "
-                         f"(.bim) x {len(fam):,} samples (.fam); expected {expected:,} bytes")
-    dup = fam.loc[fam.duplicated(["FID", "IID"]), "IID"]
-    if len(dup):
+        raise InputError(f"{bed}: size {size:,} bytes does not match {n_var:,} variants "
+                         f"(.bim) x {n_fam:,} samples (.fam); expected {expected:,} bytes")
+    keys = pc.binary_join_element_wise(fam.column("FID"), fam.column("IID"), "\t")
+    if pc.count_distinct(keys).as_py() != n_fam:
+        counts = pc.value_counts(keys)
+        dup = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
         raise InputError(f"{files['.fam']}: {len(dup):,} duplicated sample IDs (FID IID), "
-                         f"e.g. {preview(dup.unique())}")
-    return PlinkFileset(bed_path=bed, bim=bim, fam=fam)
+                         f"e.g. {preview(k.split(chr(9))[1] for k in dup.to_pylist())}")
+    return PlinkFileset(bed_path=bed, bim_table=bim, fam_table=fam)
 
 
 def read_packed(bed_path: str | os.PathLike, variant_idx: np.ndarray, n_samples: int) -> np.ndarray:

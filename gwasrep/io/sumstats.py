@@ -7,27 +7,53 @@ Columns are found through :data:`gwasrep.io.columns.ALIASES`; files are read by
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from gwasrep.errors import InputError, preview
 from gwasrep.io.checks import check_column, check_unique
-from gwasrep.io.columns import find_columns
-from gwasrep.io.tables import read_table
 
-__all__ = ["read_effect_table", "read_pvalues"]
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = ["PValues", "read_effect_table", "read_pvalue_arrays", "read_pvalues"]
 
 
-def read_pvalues(table: pd.DataFrame | str | os.PathLike, *, snp_field: str = "ID",
-                 p_field: str = "P", source: str = "sumstats") -> tuple[pd.DataFrame, dict,
-                                                                        list[str]]:
-    """The (ID, P) pairs of a summary statistics table, validated.
+@dataclass(frozen=True)
+class PValues:
+    """Validated (ID, P) pairs: what clumping needs, without pandas."""
+
+    #: Variant IDs, an Arrow string array without missing values, each ID once.
+    ids: pa.Array
+    #: float64 p-values in [0, 1], none missing.
+    p: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.p)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Columns ID (str) and P (float64)."""
+        import pandas as pd
+
+        return pd.DataFrame({"ID": self.ids.to_numpy(zero_copy_only=False), "P": self.p})
+
+
+def read_pvalue_arrays(table: pd.DataFrame | str | os.PathLike, *, snp_field: str = "ID",
+                       p_field: str = "P", source: str = "sumstats"
+                       ) -> tuple[PValues, dict, list[str]]:
+    """The (ID, P) pairs of a summary statistics table, validated, as :class:`PValues`.
+
+    A file in a layout gwasrep or PLINK writes (Parquet, CSV, tab-separated text) is read
+    by pyarrow alone (:mod:`gwasrep.io.fast_tables`); any other, or a DataFrame, goes
+    through pandas. Both give the same pairs, counts and errors.
 
     Returns
     -------
-    frame : DataFrame with columns ID (str) and P (float64), valid rows only
+    pairs : PValues, valid rows only
     counts : dict with ``rows``, ``p_invalid``
     notes : list of str
 
@@ -37,24 +63,75 @@ def read_pvalues(table: pd.DataFrame | str | os.PathLike, *, snp_field: str = "I
         Missing columns (the columns found are named), duplicated IDs, or a p-value that
         is not a number in [0, 1] (missing p-values are skipped with a note).
     """
-    if not isinstance(table, pd.DataFrame):
+    import pyarrow as pa
+
+    cols = None
+    if not _is_frame(table):
         path = Path(table)
         if not path.exists():
             raise InputError(f"{source}: file {path} not found")
-        table = read_table(path, str_columns=(snp_field,))
-    missing = [c for c in (snp_field, p_field) if c not in table.columns]
-    if missing:
-        raise InputError(f"{source}: missing column{'s' if len(missing) > 1 else ''} "
-                         f"{', '.join(missing)}; found {preview(list(table.columns), 12)}")
-    ids = table[snp_field].astype(str).to_numpy()
-    check_unique(ids, source=source)
-    p = check_column(table[p_field], source=source, column=p_field, key="P", ids=ids)
+        from gwasrep.io.fast_tables import read_columns
+
+        cols = read_columns(path, {snp_field: "string", p_field: "number"})
+        if cols is None:
+            from gwasrep.io.tables import read_table
+
+            table = read_table(path, str_columns=(snp_field,))
+    if cols is not None:
+        ids = cols[snp_field]
+        p_raw = cols[p_field].to_numpy(zero_copy_only=False).astype(np.float64)
+        _check_unique_arrow(ids, source)
+        n_rows = len(ids)
+    else:
+        missing = [c for c in (snp_field, p_field) if c not in table.columns]
+        if missing:
+            raise InputError(f"{source}: missing column{'s' if len(missing) > 1 else ''} "
+                             f"{', '.join(missing)}; found {preview(list(table.columns), 12)}")
+        ids_np = table[snp_field].astype(str).to_numpy()
+        check_unique(ids_np, source=source)
+        ids = pa.array(ids_np, type=pa.string(), from_pandas=True)  # NaN (no ID) -> null
+        p_raw = table[p_field]
+        n_rows = len(table)
+    p = check_column(p_raw, source=source, column=p_field, key="P",
+                     ids=_LazyIds(ids))
     ok = ~np.isnan(p)
     notes = []
     if not ok.all():
         notes.append(f"{source}: {int((~ok).sum()):,} rows with a missing p-value skipped")
-    frame = pd.DataFrame({"ID": ids[ok], "P": p[ok]})
-    return frame, {"rows": len(table), "p_invalid": int((~ok).sum())}, notes
+        ids = ids.filter(pa.array(ok))
+    return (PValues(ids=ids, p=p[ok]), {"rows": n_rows, "p_invalid": int((~ok).sum())},
+            notes)
+
+
+def read_pvalues(table: pd.DataFrame | str | os.PathLike, *, snp_field: str = "ID",
+                 p_field: str = "P", source: str = "sumstats") -> tuple[pd.DataFrame, dict,
+                                                                        list[str]]:
+    """:func:`read_pvalue_arrays` with the pairs as a DataFrame (columns ID (str) and P
+    (float64), valid rows only)."""
+    pairs, counts, notes = read_pvalue_arrays(table, snp_field=snp_field, p_field=p_field,
+                                              source=source)
+    return pairs.to_frame(), counts, notes
+
+
+def _is_frame(obj) -> bool:
+    return type(obj).__module__.startswith("pandas") and hasattr(obj, "columns")
+
+
+class _LazyIds:
+    """Row -> ID of an Arrow array, for error messages (nothing converted until asked)."""
+
+    def __init__(self, ids):
+        self._ids = ids
+
+    def __getitem__(self, i: int) -> str:
+        return self._ids[int(i)].as_py()
+
+
+def _check_unique_arrow(ids, source: str) -> None:
+    import pyarrow.compute as pc
+
+    if pc.count_distinct(ids).as_py() != len(ids):
+        check_unique(ids.to_numpy(zero_copy_only=False), source=source)  # raises, with names
 
 
 def read_effect_table(path, *, source: str | None = None, beta_col: str | None = None,
@@ -72,6 +149,11 @@ def read_effect_table(path, *, source: str | None = None, beta_col: str | None =
         value outside its column's range (:data:`gwasrep.io.checks.COLUMN_RULES`; missing
         values stay NaN).
     """
+    import pandas as pd
+
+    from gwasrep.io.columns import find_columns
+    from gwasrep.io.tables import read_table
+
     path = Path(path)
     source = source or path.name
     if not path.exists():

@@ -24,14 +24,20 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from gwasrep.aot import kernel
 from gwasrep.errors import InputError, preview
 from gwasrep.io.clumped import CLUMPED_COLUMNS
 from gwasrep.io.plink import PlinkFileset, read_packed, read_packed_span
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gwasrep.io.sumstats import PValues
 
 __all__ = ["MEMBER_COLUMNS", "R2_MODES", "ClumpResult", "clump", "founders"]
 
@@ -48,46 +54,87 @@ log = logging.getLogger("gwasrep")
 
 @dataclass
 class ClumpResult:
-    """Clumps in PLINK's ``.clumped`` layout, plus one row per member."""
+    """Clumps in PLINK's ``.clumped`` layout, plus one row per member.
 
-    #: Columns of :data:`CLUMPED_COLUMNS`, one row per clump, in order of the index p.
-    clumps: pd.DataFrame
-    #: INDEX, ID, CHROM, POS, P, IN_SP2: every index variant (INDEX == ID) and member;
+    The tables are kept as columns (numpy arrays) and turned into DataFrames on first use
+    of :attr:`clumps` or :attr:`members`, so that writing them needs no pandas.
+    """
+
+    #: :data:`CLUMPED_COLUMNS` -> array, one row per clump, in order of the index p.
+    clump_columns: dict
+    #: :data:`MEMBER_COLUMNS` -> array: every index variant (INDEX == ID) and member;
     #: IN_SP2 is False for members with p >= p2 (counted in TOTAL, not listed in SP2).
-    members: pd.DataFrame
+    member_columns: dict
     #: Counts of the input accounting (rows, skipped p-values, IDs not in the .bim, ...).
     counts: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
+    @cached_property
+    def clumps(self) -> pd.DataFrame:
+        """The clumps, columns :data:`CLUMPED_COLUMNS`."""
+        return _frame(self.clump_columns, CLUMPED_COLUMNS)
+
+    @cached_property
+    def members(self) -> pd.DataFrame:
+        """INDEX, ID, CHROM, POS, P, IN_SP2 (:data:`MEMBER_COLUMNS`)."""
+        return _frame(self.member_columns, MEMBER_COLUMNS)
+
     @property
     def n_loci(self) -> int:
-        return len(self.clumps)
+        return len(self.clump_columns["SNP"])
+
+
+def _frame(columns: dict, names: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame({k: columns[k] for k in names}, columns=names)
 
 
 def founders(fileset: PlinkFileset) -> np.ndarray:
     """Positions in the .fam of samples with PAT and MAT both 0."""
-    fam = fileset.fam
-    idx = np.flatnonzero(((fam["PAT"] == "0") & (fam["MAT"] == "0")).to_numpy())
+    import pyarrow.compute as pc
+
+    fam = fileset.fam_table
+    is_founder = pc.and_(pc.equal(fam.column("PAT"), "0"), pc.equal(fam.column("MAT"), "0"))
+    idx = np.flatnonzero(is_founder.to_numpy())
     if idx.size == 0:
         raise InputError(f"{fileset.bed_path.with_suffix('.fam')}: no founders (every sample has "
                          "a parent ID); clumping uses founders only, as PLINK does")
     return idx
 
 
-def clump(pvals: pd.DataFrame, fileset: PlinkFileset, *, p1: float = 1e-4, p2: float = 1e-2,
-          r2: float = 0.5, kb: float = 250.0, r2_mode: str = "em",
+def _pairs(pvals) -> tuple:
+    """(IDs as an Arrow string array, p-values as float64) of PValues or a DataFrame."""
+    import pyarrow as pa
+
+    if hasattr(pvals, "ids"):
+        ids, p = pvals.ids, pvals.p
+    else:
+        ids = pa.array([str(v) for v in np.asarray(pvals["ID"], dtype=object)],
+                       type=pa.string())
+        p = pvals["P"]
+    if ids.type != pa.string():
+        ids = ids.cast(pa.string())
+    return ids, np.asarray(p, dtype=np.float64)
+
+
+def clump(pvals: PValues | pd.DataFrame, fileset: PlinkFileset, *, p1: float = 1e-4,
+          p2: float = 1e-2, r2: float = 0.5, kb: float = 250.0, r2_mode: str = "em",
           sample_idx: np.ndarray | None = None) -> ClumpResult:
     """Clump (ID, P) pairs against the genotypes of ``fileset``.
 
     Parameters
     ----------
-    pvals : DataFrame with columns ID and P (see :func:`gwasrep.io.sumstats.read_pvalues`)
+    pvals : PValues, or a DataFrame with columns ID and P
+        (see :func:`gwasrep.io.sumstats.read_pvalue_arrays` and ``read_pvalues``)
     p1, p2, r2, kb : float
         PLINK's ``--clump-p1/-p2/-r2/-kb`` (defaults are PLINK's).
     r2_mode : {"em", "unphased"}
     sample_idx : ndarray, optional
         .fam positions to use; default: the founders.
     """
+    import pyarrow.compute as pc
+
     if r2_mode not in R2_MODES:
         raise InputError(f"--r2-mode {r2_mode}: expected one of {', '.join(R2_MODES)}")
     for name, v in (("p1", p1), ("p2", p2), ("r2", r2)):
@@ -95,39 +142,44 @@ def clump(pvals: pd.DataFrame, fileset: PlinkFileset, *, p1: float = 1e-4, p2: f
             raise InputError(f"--{name} {v}: expected a value in [0, 1]")
     if kb < 0:
         raise InputError(f"--kb {kb}: expected a non-negative distance")
-    bim = fileset.bim
-    bim_ids = pd.Index(bim["ID"].to_numpy(dtype=object))
-    if not bim_ids.is_unique:
-        dups = bim_ids[bim_ids.duplicated()].unique()
+    ids_in, p_in = _pairs(pvals)
+    bim = fileset.bim_table
+    bim_ids = bim.column("ID").combine_chunks()
+    if pc.count_distinct(bim_ids).as_py() != len(bim_ids):
+        vc = pc.value_counts(bim_ids)
+        dups = vc.field("values").filter(pc.greater(vc.field("counts"), 1))
         raise InputError(f"{fileset.bed_path.with_suffix('.bim')}: {len(dups):,} duplicated "
-                         f"variant IDs (e.g. {preview(dups)}); clumping matches by ID")
-    where = bim_ids.get_indexer(pvals["ID"].to_numpy(dtype=object))
+                         f"variant IDs (e.g. {preview(dups.to_pylist())}); clumping matches "
+                         "by ID")
+    where = pc.index_in(ids_in, value_set=bim_ids).fill_null(-1).to_numpy().astype(np.int64)
     in_bim = where >= 0
-    notes, counts = [], {"variants_with_p": len(pvals),
+    notes, counts = [], {"variants_with_p": len(p_in),
                          "not_in_bim": int((~in_bim).sum())}
     if not in_bim.all():
-        notes.append(f"{int((~in_bim).sum()):,} of {len(pvals):,} IDs are not in the .bim and "
-                     f"were skipped (e.g. {preview(pvals['ID'][~in_bim])})")
+        absent = np.flatnonzero(~in_bim)[:6]
+        notes.append(f"{int((~in_bim).sum()):,} of {len(p_in):,} IDs are not in the .bim and "
+                     f"were skipped (e.g. {preview(ids_in.take(absent).to_pylist())})")
     bim_idx = where[in_bim]
-    p = pvals["P"].to_numpy()[in_bim]
+    p = p_in[in_bim]
+    # Chromosomes as they appear in the .bim (codes in order of first appearance).
+    chrom_codes = pc.dictionary_encode(bim.column("CHROM")).combine_chunks().indices
+    chrom_codes = chrom_codes.to_numpy().astype(np.int64)
+    pos_all = fileset.bim_column("POS").astype(np.int64)
     # Every variant with a p-value can be absorbed (PLINK counts them all in TOTAL and
     # lists those with p < p2 in SP2), but only those near an index candidate matter.
-    take = _near_index(bim, bim_idx, p <= p1, kb)
+    take = _near_index(chrom_codes[bim_idx], pos_all[bim_idx], p <= p1, kb)
     bim_idx, p = bim_idx[take], p[take]
     samples = founders(fileset) if sample_idx is None else np.asarray(sample_idx)
     counts["samples"] = int(samples.size)
     counts["pool"] = int(bim_idx.size)
     counts["index_candidates"] = int((p <= p1).sum())
-    empty = ClumpResult(clumps=pd.DataFrame(columns=CLUMPED_COLUMNS),
-                        members=pd.DataFrame(columns=MEMBER_COLUMNS),
-                        counts=counts, notes=notes)
     if counts["index_candidates"] == 0:
-        empty.notes.append(f"no variant with p <= {p1:g}: no clumps")
-        return empty
+        notes.append(f"no variant with p <= {p1:g}: no clumps")
+        return _tables(fileset, np.empty(0, np.int64), np.empty(0), np.empty(0, np.int64),
+                       np.empty(0, np.int64), p2, counts, notes)
     # Pool rows sorted by (chromosome as it appears in the .bim, position, .bim order).
-    chrom_codes = pd.factorize(bim["CHROM"])[0]
-    ch = chrom_codes[bim_idx].astype(np.int64)
-    bp = bim["POS"].to_numpy()[bim_idx].astype(np.int64)
+    ch = chrom_codes[bim_idx]
+    bp = pos_all[bim_idx]
     srt = np.lexsort((bim_idx, bp, ch))
     bim_idx, p, ch, bp = bim_idx[srt], p[srt], ch[srt], bp[srt]
     is_index = p <= p1
@@ -180,16 +232,14 @@ def clump(pvals: pd.DataFrame, fileset: PlinkFileset, *, p1: float = 1e-4, p2: f
     counts["clump_seconds"] = round(time.perf_counter() - t0, 4)
     log.info("clump: %.3f s for the bit planes and the clumping (%d pool variants, "
              "%d founders)", counts["clump_seconds"], bim_idx.size, samples.size)
-    return _tables(bim, bim_idx, p, clump_of, order, p2, counts, notes)
+    return _tables(fileset, bim_idx, p, clump_of, order, p2, counts, notes)
 
 
-def _near_index(bim: pd.DataFrame, bim_idx: np.ndarray, is_index: np.ndarray,
+def _near_index(chrom: np.ndarray, pos: np.ndarray, is_index: np.ndarray,
                 kb: float) -> np.ndarray:
     """Mask of the variants within ``kb`` of an index candidate on the same chromosome."""
-    chrom = bim["CHROM"].to_numpy()[bim_idx]
-    pos = bim["POS"].to_numpy()[bim_idx].astype(np.int64)
     window = int(round(kb * 1000)) - 1
-    near = np.zeros(bim_idx.size, dtype=bool)
+    near = np.zeros(pos.size, dtype=bool)
     for c in np.unique(chrom[is_index]):
         on = chrom == c
         ip = np.sort(pos[on & is_index])
@@ -201,10 +251,16 @@ def _near_index(bim: pd.DataFrame, bim_idx: np.ndarray, is_index: np.ndarray,
     return near
 
 
-def _tables(bim, bim_idx, p, clump_of, order, p2, counts, notes) -> ClumpResult:
-    ids = bim["ID"].to_numpy()[bim_idx]
-    chrom = bim["CHROM"].to_numpy()[bim_idx]
-    pos = bim["POS"].to_numpy()[bim_idx]
+def _tables(fileset, bim_idx, p, clump_of, order, p2, counts, notes) -> ClumpResult:
+    bim = fileset.bim_table
+    rows_used = np.flatnonzero(clump_of >= 0)
+    # IDs and chromosomes of the clumped rows only (no Python strings for the rest).
+    sub = bim_idx[rows_used]
+    ids = np.empty(bim_idx.size, dtype=object)
+    chrom = np.empty(bim_idx.size, dtype=object)
+    ids[rows_used] = bim.column("ID").take(sub).to_numpy()
+    chrom[rows_used] = bim.column("CHROM").take(sub).to_numpy()
+    pos = fileset.bim_column("POS")[bim_idx]
     index_rows = order[clump_of[order] == order]          # clumps in order of the index p
     rank = np.full(clump_of.size, -1)
     rank[index_rows] = np.arange(index_rows.size)
@@ -225,19 +281,19 @@ def _tables(bim, bim_idx, p, clump_of, order, p2, counts, notes) -> ClumpResult:
     sp2_col = np.array(["NONE" if a == b else ",".join(labels[a:b])
                         for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)],
                        dtype=object)
-    clumps = pd.DataFrame({
-        "CHR": chrom[index_rows], "F": 1, "SNP": ids[index_rows],
+    clumps = {
+        "CHR": chrom[index_rows], "F": np.ones(n, dtype=np.int64), "SNP": ids[index_rows],
         "BP": pos[index_rows].astype(np.int64), "P": p[index_rows],
         "TOTAL": count(np.ones(mem.size, dtype=bool)), "NSIG": count(mp > 0.05),
         "S05": count((mp > 0.01) & (mp <= 0.05)), "S01": count((mp > 0.001) & (mp <= 0.01)),
         "S001": count((mp > 1e-4) & (mp <= 0.001)), "S0001": count(mp <= 1e-4),
-        "SP2": sp2_col}, columns=CLUMPED_COLUMNS)
+        "SP2": sp2_col}
     # Members: each clump's index, then its members in pool order.
     o = np.argsort(np.r_[np.arange(n), k], kind="stable")
-    rows = np.r_[index_rows, mem][o]
+    rows = np.r_[index_rows, mem][o].astype(np.int64)
     listed = np.r_[np.ones(n, dtype=bool), in_sp2][o]
-    members_df = pd.DataFrame({
-        "INDEX": ids[clump_of[rows]], "ID": ids[rows], "CHROM": chrom[rows], "POS": pos[rows],
-        "P": p[rows], "IN_SP2": listed})
+    members = {"INDEX": ids[clump_of[rows]], "ID": ids[rows], "CHROM": chrom[rows],
+               "POS": pos[rows].astype(np.int64), "P": p[rows], "IN_SP2": listed}
     counts["clumps"] = n
-    return ClumpResult(clumps=clumps, members=members_df, counts=counts, notes=notes)
+    return ClumpResult(clump_columns=clumps, member_columns=members, counts=counts,
+                       notes=notes)

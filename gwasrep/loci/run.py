@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from gwasrep.errors import InputError
 from gwasrep.io.atomic import atomic_path
 from gwasrep.io.clumped import write_clumped
 from gwasrep.io.plink import open_plink
-from gwasrep.io.sumstats import read_effect_table, read_pvalues
-from gwasrep.io.tables import read_table
-from gwasrep.loci.clump import clump
+from gwasrep.io.sumstats import read_effect_table, read_pvalue_arrays
+from gwasrep.loci.clump import MEMBER_COLUMNS, ClumpResult, clump
 from gwasrep.options import check_options, check_suffix
 from gwasrep.runs import RunResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["ClumpConfig", "ClumpRun", "LociConfig", "LociRun", "MetaConfig", "MetaRun",
            "PanelConfig", "PanelRun", "run_clump", "run_loci", "run_meta", "run_panel"]
@@ -58,33 +59,57 @@ class ClumpConfig:
 class ClumpRun(RunResult):
     """Clumps (PLINK's ``.clumped`` columns), their members and the input accounting."""
 
-    clumps: pd.DataFrame
-    members: pd.DataFrame
+    result: ClumpResult
     counts: dict = field(default_factory=dict)
 
     @property
+    def clumps(self) -> pd.DataFrame:
+        return self.result.clumps
+
+    @property
+    def members(self) -> pd.DataFrame:
+        return self.result.members
+
+    @property
     def n_loci(self) -> int:
-        return len(self.clumps)
+        return self.result.n_loci
 
 
 def run_clump(cfg: ClumpConfig) -> ClumpRun:
     """Read, clump and write ``OUT.clumped``, ``OUT.clumped.parquet`` and
-    ``OUT.clump_members.parquet`` (data_specs/clumps.md)."""
+    ``OUT.clump_members.parquet`` (data_specs/clumps.md). Neither pandas nor numba is
+    imported (pyarrow reads and writes the tables; the kernel is compiled ahead of time)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from gwasrep.io.clumped import CLUMPED_COLUMNS
+
     check_options(cfg)
     fileset = open_plink(cfg.bed)
-    pvals, counts, notes = read_pvalues(cfg.sumstats, snp_field=cfg.snp_field,
-                                        p_field=cfg.p_field)
+    pvals, counts, notes = read_pvalue_arrays(cfg.sumstats, snp_field=cfg.snp_field,
+                                              p_field=cfg.p_field)
     res = clump(pvals, fileset, p1=cfg.p1, p2=cfg.p2, r2=cfg.r2, kb=cfg.kb,
                 r2_mode=cfg.r2_mode)
     out = Path(cfg.out)
-    files = {"clumped": write_clumped(res.clumps, _suffixed(out, ".clumped"))}
-    for key, suffix, frame in (("clumped_parquet", ".clumped.parquet", res.clumps),
-                               ("members", ".clump_members.parquet", res.members)):
+    files = {"clumped": write_clumped(res.clump_columns, _suffixed(out, ".clumped"))}
+    for key, suffix, cols, names in (
+            ("clumped_parquet", ".clumped.parquet", res.clump_columns, CLUMPED_COLUMNS),
+            ("members", ".clump_members.parquet", res.member_columns, MEMBER_COLUMNS)):
         files[key] = _suffixed(out, suffix)
+        table = pa.table({n: _arrow_column(cols[n]) for n in names})
         with atomic_path(files[key]) as tmp:
-            frame.to_parquet(tmp, index=False)
-    return ClumpRun(files=files, notes=notes + res.notes, clumps=res.clumps,
-                    members=res.members, counts={**counts, **res.counts})
+            pq.write_table(table, tmp)
+    return ClumpRun(files=files, notes=notes + res.notes, result=res,
+                    counts={**counts, **res.counts})
+
+
+def _arrow_column(values):
+    """A numpy column as Arrow: object arrays (IDs, chromosomes, SP2) as strings."""
+    import numpy as np
+    import pyarrow as pa
+
+    values = np.asarray(values)
+    return pa.array(values, type=pa.string()) if values.dtype == object else pa.array(values)
 
 
 # --------------------------------------------------------------------------------------
@@ -135,6 +160,7 @@ class LociRun(RunResult):
 def run_loci(cfg: LociConfig) -> LociRun:
     """Compare methods' loci and write OUT.comparison.tsv, OUT.loci.tsv, OUT.png and, with a
     reference, OUT.reference.tsv (data_specs/loci.md)."""
+    from gwasrep.io.tables import read_table
     from gwasrep.loci.plots import plot_comparison
     from gwasrep.loci.recovery import compare_methods
     from gwasrep.loci.windows import significance_threshold
