@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from importlib import metadata
 
 __all__ = ["format_bytes", "package_versions", "physical_memory"]
@@ -27,9 +28,18 @@ def format_bytes(n_bytes: float) -> str:
 
 
 def package_versions() -> dict[str, str]:
-    """Python's and the numerical stack's versions, for run metadata."""
+    """Python's and the numerical stack's versions, for run metadata.
+
+    A package already imported gives its ``__version__`` (parsing an installed package's
+    metadata costs about 5 ms each); the others are read from their metadata.
+    """
     out = {"python": platform.python_version()}
     for pkg in _PACKAGES:
+        module = sys.modules.get(pkg.replace("-", "_"))
+        version = getattr(module, "__version__", None)
+        if isinstance(version, str):
+            out[pkg] = version
+            continue
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:  # pragma: no cover

@@ -216,6 +216,7 @@ print(aot.status(), dict(aot.fallbacks()), 'numba' in sys.modules)
                          timeout=600)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split("\n")[-2] == "aot {} False", res.stdout + res.stderr
+    assert json.loads((out / "lin" / "run.json").read_text())["kernels"] == "aot"
 
 
 def test_clump_imports_neither_numba_nor_scipy(compiled, tmp_path, small_cohort):

@@ -64,3 +64,17 @@ sys.argv = ["gwasrep", "simulate-emnist", "--profile", "smoke", "--out", {str(tm
 main()
 """)
     assert_cli_error(res, "this command needs PyTorch", out=tmp_path / "s")
+
+
+def test_package_versions_are_the_installed_ones():
+    """run.json's versions: a module's ``__version__`` when it is imported, else the
+    package metadata; both name the installed release."""
+    from importlib import metadata
+
+    import numpy  # noqa: F401  (imported: read from __version__)
+
+    from gwasrep.system import _PACKAGES, package_versions
+
+    got = package_versions()
+    for pkg in _PACKAGES:
+        assert got[pkg] == metadata.version(pkg), pkg

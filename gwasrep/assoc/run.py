@@ -197,7 +197,7 @@ def _scan(cfg: AssocConfig, prep: Prepared, out: Path, partial: Path, t0: float,
                         "Bonferroni over dimensions": tested["P_BONF"].to_numpy()},
                        {"multi-trait LRT": lam["P"], "Bonferroni over dimensions": lam["P_BONF"]},
                        out / "qq.png")
-        files["manhattan"], files["qq"] = figures.results()
+    # run.json is written while the figures' process draws.
     wall = time.perf_counter() - t0
     prep.inputs["bed"]["blocks_crc32_sha256"] = digest(np.array(writer.crcs,
                                                                 dtype=np.int64).tobytes())
@@ -205,6 +205,8 @@ def _scan(cfg: AssocConfig, prep: Prepared, out: Path, partial: Path, t0: float,
                         backend=backend, n_blocks=len(blocks), wall=wall, t_scan=t_scan)
     atomic_write_text(out / "run.json", json.dumps(meta, indent=1, default=float))
     files["run_json"] = out / "run.json"
+    if figures is not None and len(tested):
+        files["manhattan"], files["qq"] = figures.results()
     atomic_write_text(out / "report.md", report(meta, top, files))
     files["report"] = out / "report.md"
     shutil.rmtree(partial)

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gwasrep import aot
 from gwasrep.assoc.config import AssocConfig
 from gwasrep.assoc.engine.checkpoint import load_block
 from gwasrep.assoc.engine.inputs import Prepared
@@ -246,6 +247,7 @@ def run_metadata(cfg: AssocConfig, prep: Prepared, *, tested: pd.DataFrame, lam:
         "block_size": cfg.block_size,
         "n_blocks": n_blocks,
         "versions": package_versions(),
+        "kernels": aot.status(),
         "wall_time_s": wall,
         "scan_time_s": t_scan,
         "notes": prep.notes,
