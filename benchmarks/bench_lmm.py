@@ -1,6 +1,7 @@
 """gwasrep assoc --lmm vs GEMMA (kinship -gk 1, multi-trait -lmm 4) on the same files, in one run.
 
     python benchmarks/bench_lmm.py [--threads 2] [--sib-families 1000]
+                                   [--before DIR [--before-python PY]]
 
 Two datasets:
 
@@ -12,7 +13,8 @@ Two datasets:
   2 traits), the same pair of GEMMA commands against ``gwasrep assoc --lmm``.
 
 Both tools get the same threads (OpenBLAS for GEMMA). Wall time and peak RSS
-come from wait4(). Prints a Markdown table with the ratios for
+come from wait4(). ``--before DIR`` also times the one-step assoc of an earlier checkout
+(benchmarks/trees.py) on the same files. Prints a Markdown table with the ratios for
 benchmarks/RESULTS.md and writes benchmarks/runs/lmm.json.
 """
 
@@ -34,6 +36,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_assoc import measure  # noqa: E402
+from trees import add_arguments, gwasrep_commands  # noqa: E402
 
 HS = Path("/usr/share/doc/gemma/example")
 
@@ -77,6 +80,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sib-families", type=int, default=1000)
     ap.add_argument("--prepare", type=Path, help=argparse.SUPPRESS)
+    add_arguments(ap)
     args = ap.parse_args()
     if args.prepare:
         data = {"hs1940 D=2": prepare_hs(args.prepare / "hs"),
@@ -92,6 +96,7 @@ def main() -> None:
     env_threads = str(args.threads)
     os.environ.update(OPENBLAS_NUM_THREADS=env_threads, OMP_NUM_THREADS=env_threads)
     gw, gemma = shutil.which("gwasrep"), shutil.which("gemma")
+    trees = gwasrep_commands(args)
     # Prepare the data in a child process: a child forked from a large parent would
     # report the parent's peak RSS as its own (Linux keeps the high-water mark).
     subprocess.run([sys.executable, __file__, "--prepare", str(runs), "--sib-families",
@@ -102,9 +107,11 @@ def main() -> None:
     rows, info = [], {}
     # Warm the numba cache (the kernels compile once per machine), untimed.
     first = next(iter(data.values()))
-    subprocess.run([gw, "assoc", "--emb", str(first["emb"]), "--bed", str(first["prefix"]),
-                    "--out", str(runs / "warm"), "--lmm", "full", "--quiet", "--no-plots"],
-                   check=True, capture_output=True)
+    for cli in trees.values():
+        subprocess.run(cli + ["assoc", "--emb", str(first["emb"]), "--bed",
+                              str(first["prefix"]), "--out", str(runs / "warm"), "--lmm",
+                              "full", "--quiet", "--no-plots", "--overwrite"],
+                       check=True, capture_output=True)
     for name, ds in data.items():
         wd = ds["prefix"].parent
         pre = str(ds["prefix"].name)
@@ -113,10 +120,12 @@ def main() -> None:
                       *map(str, ds["gemma_n"]), "-o", "mv"], wd)
         grm = measure([gw, "grm", "--bed", pre, "--out", "ggrm", "--kind", "centered",
                        "--quiet"], wd)
-        one = measure([gw, "assoc", "--emb", str(ds["emb"]), "--bed", pre, "--out", "gw",
-                       "--lmm", "full", "--grm-kind", "centered", "--no-int",
-                       "--no-regress-covariates", "--threads", env_threads, "--quiet",
-                       "--overwrite"], wd)
+        one_step = ["assoc", "--emb", str(ds["emb"]), "--bed", pre, "--lmm", "full",
+                    "--grm-kind", "centered", "--no-int", "--no-regress-covariates",
+                    "--threads", env_threads, "--quiet", "--overwrite"]
+        one = measure([gw, *one_step, "--out", "gw"], wd)
+        before = (measure(trees["before"] + one_step + ["--out", "gw_before"], wd)
+                  if "before" in trees else None)
         meta = json.loads((wd / "gw" / "run.json").read_text())
         gm = pd.read_csv(wd / "output" / "mv.assoc.txt", sep="\t", dtype={"rs": str},
                          keep_default_na=False)
@@ -127,6 +136,7 @@ def main() -> None:
                  "max_abs_dlog10p": float(np.abs(a - b).max())}
         info[name] = {"n": ds["n"], "m": ds["m"], "gemma_gk": gk, "gemma_lmm4": mv,
                       "gwasrep_grm": grm, "gwasrep_assoc_lmm": one,
+                      "gwasrep_assoc_lmm_before": before,
                       "gwasrep_scan_s": meta["scan_time_s"], "agreement": agree}
         g_total = gk["wall_s"] + mv["wall_s"]
         rows.append((name, "kinship", f"gemma -gk 1: {gk['wall_s']:.1f}",
@@ -136,6 +146,12 @@ def main() -> None:
                      f"gemma -gk 1 + -lmm 4: {g_total:.1f}",
                      f"gwasrep assoc --lmm: {one['wall_s']:.1f}", one["wall_s"] / g_total,
                      one["peak_rss_mb"], max(gk["peak_rss_mb"], mv["peak_rss_mb"])))
+        if before is not None:
+            rows.append((name, "kinship + null + scan (before)",
+                         f"gemma -gk 1 + -lmm 4: {g_total:.1f}",
+                         f"gwasrep assoc --lmm: {before['wall_s']:.1f}",
+                         before["wall_s"] / g_total, before["peak_rss_mb"],
+                         max(gk["peak_rss_mb"], mv["peak_rss_mb"])))
         print(name, json.dumps(info[name], indent=1), flush=True)
     out = {"machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
            "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv), "results": info}

@@ -1,6 +1,6 @@
 """Fixed cost of a command: gwasrep assoc and clump on a tiny input, beside plink2 and plink1.9.
 
-    python benchmarks/bench_startup.py [--repeat 7] [--before DIR]
+    python benchmarks/bench_startup.py [--repeat 7] [--before DIR [--before-python PY]]
 
 The input is small enough that the work itself takes milliseconds (N = 500 samples,
 M = 2,000 variants on 2 chromosomes, D = 4 traits, 2 covariates), so the wall time is the
@@ -9,12 +9,13 @@ the plots. Each command runs ``--repeat`` times after one untimed warm-up; the b
 median wall times are reported.
 
 ``--before DIR`` also times a checkout of an earlier commit (``git worktree add DIR
-<commit>``) in the same run: its ``gwasrep`` and ``cli`` packages are put first on
-PYTHONPATH, so both trees run on the same interpreter and libraries.
+<commit>``) in the same run (benchmarks/trees.py): its ``gwasrep`` and ``cli`` packages are
+put first on PYTHONPATH, on this interpreter or on ``--before-python``'s.
 
 Then, in fresh interpreters, the incremental import cost of each library the commands load
-(in the order they load them), and numba's first dispatch of a cached kernel, which imports
-numba's lowering registries and, through them, scipy.linalg.
+(in the order they load them), the first call of a kernel compiled ahead of time
+(gwasrep.aot), and what the JIT would cost instead: numba's import and its first dispatch of
+a cached kernel, which imports numba's lowering registries and, through them, scipy.linalg.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_assoc import measure  # noqa: E402
+from trees import add_arguments, gwasrep_commands  # noqa: E402
 
 IMPORT_STEPS = [
     ("interpreter (python -c pass)", ""),
@@ -42,10 +43,13 @@ IMPORT_STEPS = [
     ("typer + rich (the CLI)", "import typer, rich.progress, rich.table"),
     ("scipy.special", "import scipy.special"),
     ("scipy.linalg", "import scipy.linalg"),
-    ("numba", "import numba"),
-    ("numba: first dispatch of a cached kernel",
-     "from gwasrep.io._bed_kernels import encode_bed; import numpy as np; "
+    ("a gwasrep kernel compiled ahead of time: load and first call",
+     "from gwasrep.io.plink import encode_bed; import numpy as np; "
      "encode_bed(np.zeros((4, 1), np.int8), np.zeros((1, 1), np.uint8))"),
+    ("numba", "import numba"),
+    ("numba: first dispatch of a cached kernel (the JIT that the compiled kernels avoid)",
+     "from gwasrep.io._bed_kernels import encode_bed as jit_encode; import numpy as np; "
+     "jit_encode(np.zeros((4, 1), np.int8), np.zeros((1, 1), np.uint8))"),
     ("matplotlib (Figure + Agg, as pyplot on Agg)",
      "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot"),
 ]
@@ -81,61 +85,46 @@ def tiny_cohort(d: Path) -> None:
     emb.to_csv(d / "tiny_pheno.tsv", sep="\t", index=False)
 
 
-def before_env(tree: Path, tmp: Path) -> dict:
-    """An environment whose PYTHONPATH puts an earlier checkout's packages first."""
-    path = tmp / "before_path"
-    path.mkdir(exist_ok=True)
-    for name, src in (("gwasrep", tree / "gwasrep"), ("gwasrep_cli", tree / "cli")):
-        if not (path / name).exists():
-            (path / name).symlink_to(src.resolve())
-    return dict(os.environ, PYTHONPATH=str(path))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=7)
-    ap.add_argument("--before", type=Path, help="checkout of an earlier commit to time as well")
+    add_arguments(ap)
     args = ap.parse_args()
     runs = Path(__file__).parent.resolve() / "runs" / "startup"
     shutil.rmtree(runs, ignore_errors=True)
     runs.mkdir(parents=True)
     tiny_cohort(runs)
-    py = sys.executable
-    cli = [py, "-c", "import sys; from gwasrep_cli.main import main; sys.argv[0] = 'gwasrep'; "
-                     "sys.exit(main())"]
+    trees = gwasrep_commands(args)
     assoc = ["assoc", "--emb", "tiny_emb.parquet", "--bed", "tiny", "--covar", "tiny_covar.tsv",
              "--quiet"]
     # The sumstats clump reads come from one untimed run.
-    subprocess.run(cli + assoc + ["--out", "ref"], cwd=runs, check=True, capture_output=True)
+    subprocess.run(trees["now"] + assoc + ["--out", "ref"], cwd=runs, check=True,
+                   capture_output=True)
     clump = ["clump", "--sumstats", "ref/sumstats.parquet", "--bed", "tiny", "--p1", "1e-3",
              "--quiet"]
-    trees = {"now": dict(os.environ)}
-    tmp = Path(tempfile.mkdtemp(prefix="bench_startup_"))
-    if args.before:
-        trees["before"] = before_env(args.before, tmp)
     cmds = {}
-    for tree, env in trees.items():
-        cmds[f"gwasrep --help ({tree})"] = (cli + ["--help"], env)
-        cmds[f"gwasrep assoc ({tree})"] = (cli + assoc + ["--out", f"a_{tree}", "--overwrite"], env)
+    for tree, cli in trees.items():
+        cmds[f"gwasrep --help ({tree})"] = cli + ["--help"]
+        cmds[f"gwasrep assoc ({tree})"] = cli + assoc + ["--out", f"a_{tree}", "--overwrite"]
         cmds[f"gwasrep assoc --no-plots ({tree})"] = (
-            cli + assoc + ["--out", f"b_{tree}", "--overwrite", "--no-plots"], env)
-        cmds[f"gwasrep clump ({tree})"] = (cli + clump + ["--out", f"c_{tree}"], env)
-    cmds["plink2 --glm"] = (["plink2", "--bfile", "tiny", "--pheno", "tiny_pheno.tsv", "--covar",
-                             "tiny_covar.tsv", "--glm", "hide-covar", "--out", "pl2"], None)
-    cmds["plink1.9 --clump"] = (["plink1.9", "--bfile", "tiny", "--clump", "ref/sumstats.tsv",
-                                 "--clump-snp-field", "ID", "--clump-field", "P",
-                                 "--clump-p1", "1e-3", "--out", "pl19"], None)
+            cli + assoc + ["--out", f"b_{tree}", "--overwrite", "--no-plots"])
+        cmds[f"gwasrep clump ({tree})"] = cli + clump + ["--out", f"c_{tree}"]
+    cmds["plink2 --glm"] = ["plink2", "--bfile", "tiny", "--pheno", "tiny_pheno.tsv", "--covar",
+                            "tiny_covar.tsv", "--glm", "hide-covar", "--out", "pl2"]
+    cmds["plink1.9 --clump"] = ["plink1.9", "--bfile", "tiny", "--clump", "ref/sumstats.tsv",
+                                "--clump-snp-field", "ID", "--clump-field", "P",
+                                "--clump-p1", "1e-3", "--out", "pl19"]
     import pandas as pd
 
     pd.read_parquet(runs / "ref" / "sumstats.parquet")[["ID", "P"]].to_csv(
         runs / "ref" / "sumstats.tsv", sep="\t", index=False)
     times: dict[str, list[float]] = {k: [] for k in cmds}
-    for cmd, env in cmds.values():  # warm-up: page cache, numba cache of each tree
-        subprocess.run(cmd, cwd=runs, env=env, check=True, capture_output=True)
+    for cmd in cmds.values():  # warm-up: page cache, numba cache of each tree
+        subprocess.run(cmd, cwd=runs, check=True, capture_output=True)
     for _ in range(args.repeat):
-        for name, (cmd, env) in cmds.items():
+        for name, cmd in cmds.items():
             t0 = time.perf_counter()
-            subprocess.run(cmd, cwd=runs, env=env, check=True, capture_output=True)
+            subprocess.run(cmd, cwd=runs, check=True, capture_output=True)
             times[name].append(time.perf_counter() - t0)
     imports = import_costs(args.repeat)
     info = {"machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
@@ -152,7 +141,6 @@ def main() -> None:
     print("\n| import step (incremental, fresh interpreter) | median (s) |\n|---|---|")
     for label, t in imports:
         print(f"| {label} | {t:.3f} |")
-    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

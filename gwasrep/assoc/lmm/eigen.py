@@ -54,17 +54,21 @@ def eigen_from_kinship(K: np.ndarray, *, name: str = "GRM") -> KinshipEigen:
     K = np.asarray(K, dtype=np.float64)
     if K.ndim != 2 or K.shape[0] != K.shape[1]:
         raise InputError(f"{name}: expected a square matrix, found shape {K.shape}")
-    if not np.all(np.isfinite(K)):
+    # One N x N temporary for the checks: K - K^T is NaN or inf wherever K is not finite.
+    d = np.subtract(K, K.T)
+    if not np.isfinite(d).all():
         n_bad = int((~np.isfinite(K)).sum())
         raise InputError(f"{name}: {n_bad:,} entries are NaN or inf; expected a finite matrix")
     scale = max(float(np.abs(np.diag(K)).max()), 1e-300)
-    asym = float(np.abs(K - K.T).max())
+    asym = float(np.abs(d, out=d).max(initial=0.0))
+    del d
     if asym > 1e-6 * scale:
         raise InputError(f"{name}: not symmetric (largest |K_ij - K_ji| = {asym:.3g})")
     # numpy's eigh is LAPACK's divide-and-conquer dsyevd, as scipy's driver="evd", but on
     # numpy's OpenBLAS: 12x faster at N = 1,197 and as fast at N = 3,000 on the 2-core VM,
     # with the same eigenvalues to the last bit (benchmarks/bench_eigh.py, RESULTS.md).
-    s, U = np.linalg.eigh((K + K.T) / 2)
+    # An exactly symmetric K (a GRM computed here) is its own symmetrization.
+    s, U = np.linalg.eigh(K if asym == 0 else (K + K.T) / 2)
     if s[0] < -PSD_RTOL * max(s[-1], 1e-300):
         raise InputError(f"{name}: not positive semi-definite (smallest eigenvalue {s[0]:.3g}, "
                          f"largest {s[-1]:.3g}); expected a genetic relationship matrix")
