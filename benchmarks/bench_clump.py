@@ -28,7 +28,6 @@ import json
 import lzma
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -39,7 +38,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_assoc import measure  # noqa: E402
-from trees import add_arguments, gwasrep_commands  # noqa: E402
+from trees import add_arguments, gwasrep_commands, gwasrep_script  # noqa: E402
 
 EUR = Path("/usr/share/doc/bolt-lmm/examples/examples.tar.xz")
 
@@ -87,7 +86,7 @@ def main_large(d: Path, repeat: int) -> None:
                         str(d)], check=True, stdout=subprocess.DEVNULL)
     meta = json.loads((d / "meta.json").read_text())
     p1 = meta["p1"]
-    gw = shutil.which("gwasrep")
+    gw = gwasrep_script()
     cmds = {
         "plink1.9": ["plink1.9", "--bfile", "ref", "--clump", "gwas.tsv", "--clump-snp-field",
                      "ID", "--clump-field", "P", "--clump-p1", str(p1), "--clump-p2", str(p1),

@@ -36,7 +36,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_assoc import measure  # noqa: E402
-from trees import add_arguments, gwasrep_commands  # noqa: E402
+from trees import add_arguments, gwasrep_commands, gwasrep_script  # noqa: E402
 
 HS = Path("/usr/share/doc/gemma/example")
 
@@ -95,7 +95,7 @@ def main() -> None:
     runs.mkdir(parents=True)
     env_threads = str(args.threads)
     os.environ.update(OPENBLAS_NUM_THREADS=env_threads, OMP_NUM_THREADS=env_threads)
-    gw, gemma = shutil.which("gwasrep"), shutil.which("gemma")
+    gw, gemma = gwasrep_script(), shutil.which("gemma")
     trees = gwasrep_commands(args)
     # Prepare the data in a child process: a child forked from a large parent would
     # report the parent's peak RSS as its own (Linux keeps the high-water mark).
