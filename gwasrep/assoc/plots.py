@@ -81,10 +81,13 @@ def manhattan_arrays(chrom: np.ndarray, pos: np.ndarray, p: np.ndarray,
         cs.append(np.full(int(keep.sum()), k % 2, dtype=np.int8))
         ticks.append((offset + (hi - lo) / 2, c))
         offset += (hi - lo) + max((hi - lo) * 0.02, 1.0)
-    colors = np.array([[0x1F / 255, 0x4E / 255, 0x79 / 255, 1.0],
-                       [0x7F / 255, 0xA7 / 255, 0xD1 / 255, 1.0]])
-    ax.scatter(np.concatenate(xs), np.concatenate(ys), s=3, c=colors[np.concatenate(cs)],
-               linewidths=0)
+    colors = ("#1f4e79", "#7fa7d1")
+    x_all, y_all, c_all = np.concatenate(xs), np.concatenate(ys), np.concatenate(cs)
+    # One single-coloured collection per colour: Agg stamps its markers from one raster
+    # (per-point colours take its per-path route, 8x slower at 200,000 points).
+    for k, color in enumerate(colors):
+        sel = c_all == k
+        ax.scatter(x_all[sel], y_all[sel], s=3, color=color, linewidths=0)
     ax.axhline(-np.log10(threshold), color="#c0392b", ls="--", lw=1)
     ax.set_xticks([t for t, _ in ticks], [c for _, c in ticks], fontsize=7)
     ax.set_xlim(0, max(offset, 1.0))
