@@ -167,7 +167,8 @@ def _scan(cfg: AssocConfig, prep: Prepared, out: Path, partial: Path, t0: float,
 
     # The main thread writes finished blocks in variant order while workers scan.
     t_scan = time.perf_counter()
-    with SumstatsWriter(out, cfg.formats, D, prep.fileset.bim, blocks, done, partial) as writer:
+    with SumstatsWriter(out, cfg.formats, D, prep.fileset.bim, blocks, done, partial,
+                        bim_table=prep.fileset.bim_table) as writer:
         for i, res in results:
             save_block(partial, i, res)
             n_done += len(blocks[i][1])

@@ -76,8 +76,12 @@ class SumstatsWriter:
     """
 
     def __init__(self, out: Path, formats: tuple[str, ...], n_traits: int, bim: pd.DataFrame,
-                 blocks: list[tuple[int, np.ndarray]], done: set[int], partial: Path):
+                 blocks: list[tuple[int, np.ndarray]], done: set[int], partial: Path, *,
+                 bim_table: pa.Table | None = None):
         self.out, self.formats, self.D, self.bim = Path(out), formats, n_traits, bim
+        #: The .bim as read (:attr:`gwasrep.io.plink.PlinkFileset.bim_table`), whose text
+        #: columns the Parquet blocks take rows from without converting them again.
+        self.bim_table = bim_table
         self.blocks, self.done, self.partial = blocks, done, partial
         self.files = {f"sumstats_{fmt}": self.out / f"sumstats.{fmt}" for fmt in formats}
         self.crcs: list[int] = []
@@ -96,8 +100,11 @@ class SumstatsWriter:
         self._parquet = None
         try:
             if "parquet" in self._tmp:
-                self._parquet = stack.enter_context(pq.ParquetWriter(self._tmp["parquet"],
-                                                                     sumstats_schema(self.D)))
+                # Dictionary encoding only where values repeat (chromosomes, alleles): on the
+                # unique IDs and the floats it costs 3x the write time for a larger file.
+                self._parquet = stack.enter_context(pq.ParquetWriter(
+                    self._tmp["parquet"], sumstats_schema(self.D),
+                    use_dictionary=["CHROM", "REF", "ALT", "A1"]))
             self.write_ready()
         except BaseException:
             self._stack.__exit__(*sys.exc_info())  # close the writers, remove the temp files
@@ -147,8 +154,13 @@ class SumstatsWriter:
         are nulls), the .bim's text columns converted to Arrow once per run.
         """
         if self._bim_arrow is None:
-            self._bim_arrow = {c: pa.array(self.bim[c].to_numpy(), type=pa.string(),
-                                           from_pandas=True) for c in ("CHROM", "ID", "A1", "A2")}
+            if self.bim_table is not None:
+                self._bim_arrow = {c: self.bim_table.column(c).combine_chunks().cast(pa.string())
+                                   for c in ("CHROM", "ID", "A1", "A2")}
+            else:
+                self._bim_arrow = {c: pa.array(self.bim[c].to_numpy(), type=pa.string(),
+                                               from_pandas=True)
+                                   for c in ("CHROM", "ID", "A1", "A2")}
         take = pa.array(idx)
         text = {c: a.take(take) for c, a in self._bim_arrow.items()}
         D = self.D
