@@ -5,7 +5,8 @@
   ``.clumped`` layout;
 - ``tables``: embeddings, covariates, sample and variant lists, any table;
   ``sumstats``: summary statistics (ID/P pairs, effect tables); ``columns``: the one table
-  of accepted column names;
+  of accepted column names; ``fast_tables``: a few columns read by pyarrow alone when the
+  layout allows (``tables`` reads the rest);
 - ``samples``: sample alignment across the .fam and the tables;
 - ``atomic``: temporary file, then rename; ``figures``: PNGs; ``fingerprint``: digests
   for resuming runs.
