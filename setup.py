@@ -2,8 +2,8 @@
 
 Everything else about the package is in pyproject.toml. ``build_ext`` compiles the
 ``AOT_SIGNATURES`` of every module in ``gwasrep.aot.KERNEL_MODULES`` into the extension
-module ``gwasrep._aot_kernels`` with ``numba.pycc`` and writes its manifest,
-``gwasrep/_aot_kernels.json``. The compilation runs in a child process (its own numba
+module ``gwasrep._aot_kernels`` with ``numba.pycc`` and writes its manifest beside it
+(``gwasrep/_aot_kernels.<ABI tag>.json``). The compilation runs in a child process (its own numba
 configuration and an empty numba cache) and takes about a minute. If it fails, the
 install goes on without the extension: gwasrep then runs the same kernels on numba's JIT,
 with about 0.5-0.9 s more start-up per command.
@@ -22,7 +22,6 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
-MANIFEST_NAME = "_aot_kernels.json"
 
 # The child process: import the kernel modules, export one trampoline per signature.
 COMPILE = r'''
@@ -84,6 +83,11 @@ manifest = {"sources": aot.source_digest(src), "cpu": aot.cpu_id(), "kernels": e
 '''
 
 
+def _manifest(module: Path) -> Path:
+    """``_aot_kernels.cpython-311-x86_64-linux-gnu.so`` -> ``... -gnu.json`` (gwasrep.aot)."""
+    return module.with_suffix(".json")
+
+
 class BuildKernels(build_ext):
     """Compile the kernels with numba.pycc; on failure, warn and install without them."""
 
@@ -101,11 +105,11 @@ class BuildKernels(build_ext):
             built = next(work.glob("_aot_kernels*.so"), None) or next(
                 work.glob("_aot_kernels*.pyd"))
             shutil.copyfile(built, target)
-            shutil.copyfile(work / "manifest.json", target.with_name(MANIFEST_NAME))
+            shutil.copyfile(work / "manifest.json", _manifest(target))
         except (subprocess.CalledProcessError, StopIteration, OSError) as exc:
             print(f"gwasrep: WARNING: the kernels were not compiled ahead of time ({exc}); "
                   "gwasrep will compile them with numba's JIT on first use", flush=True)
-            for stale in (target, target.with_name(MANIFEST_NAME)):
+            for stale in (target, _manifest(target)):
                 stale.unlink(missing_ok=True)
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -117,8 +121,7 @@ class BuildKernels(build_ext):
         pairs = []
         for ext in self.extensions:
             inplace, regular = self._get_inplace_equivalent(build_py, ext)
-            pairs.append((str(Path(regular).with_name(MANIFEST_NAME)),
-                          str(Path(inplace).with_name(MANIFEST_NAME))))
+            pairs.append((str(_manifest(Path(regular))), str(_manifest(Path(inplace)))))
         return pairs
 
     def get_outputs(self) -> list[str]:

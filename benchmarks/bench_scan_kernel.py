@@ -34,13 +34,8 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from gwasrep.assoc.engine._scan_kernels import (
-    PATTERN_DOSAGE,
-    build_byte_table,
-    compiled,
-    count_base,
-    new_byte_table,
-)
+from gwasrep.assoc.engine._scan_kernels import build_byte_table, compiled
+from gwasrep.assoc.engine.lut import PATTERN_DOSAGE, count_base, new_byte_table
 
 _LUT = np.zeros((256, 4))
 _HAS_MISSING = np.zeros(256, dtype=np.bool_)

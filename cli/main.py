@@ -76,26 +76,22 @@ FAST_EXIT = frozenset({"assoc", "grm", "clump", "loci", "panel", "meta", "ldscor
 
 
 def run() -> None:  # the console script
-    """:func:`main`; for :data:`FAST_EXIT` commands, flush and ``os._exit`` with its status."""
+    """:func:`main`; a :data:`FAST_EXIT` command that succeeded flushes and ``os._exit(0)``."""
     try:
         main()
         code = 0
     except SystemExit as exc:
         code = exc.code
-    if not (len(sys.argv) > 1 and sys.argv[1] in FAST_EXIT):
+    # Only a finished command exits fast; an error or an interrupt unwinds as usual.
+    if not (len(sys.argv) > 1 and sys.argv[1] in FAST_EXIT and code in (0, None)):
         sys.exit(code)
-    if code is None:
-        code = 0
-    elif not isinstance(code, int):
-        print(code, file=sys.stderr)
-        code = 1
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe or stream
             pass
-    os._exit(code)
+    os._exit(0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.machinery
 import json
 import logging
 import os
@@ -41,9 +42,12 @@ KERNEL_MODULES = ("gwasrep.io._bed_kernels", "gwasrep.assoc._grm_kernels",
                   "gwasrep.assoc.engine._scan_kernels", "gwasrep.loci._ld_kernels")
 #: Further sources whose constants the kernels compile in (part of the digest).
 EXTRA_SOURCES = ("gwasrep/io/_bed_codes.py", "gwasrep/assoc/engine/lut.py", "gwasrep/aot.py")
-#: The extension module and its manifest.
+#: The extension module and its manifest, named for this interpreter's ABI like the
+#: module itself (``_aot_kernels.cpython-311-x86_64-linux-gnu.json``), so that two Pythons
+#: sharing one source tree never pair one's module with the other's manifest.
 EXTENSION = "gwasrep._aot_kernels"
-MANIFEST = Path(__file__).with_name("_aot_kernels.json")
+MANIFEST = Path(__file__).with_name(
+    "_aot_kernels" + importlib.machinery.EXTENSION_SUFFIXES[0].rsplit(".", 1)[0] + ".json")
 
 log = logging.getLogger("gwasrep")
 _LOCK = threading.Lock()
@@ -63,7 +67,8 @@ def source_digest(root: Path | None = None) -> str:
 
 
 def cpu_id() -> str:
-    """The machine and the CPU's feature flags (code built for one CPU may not run on another)."""
+    """The machine and the CPU's feature flags (code built for one CPU may not run on another);
+    ``<machine>:unknown`` where /proc/cpuinfo lists none (then the JIT runs)."""
     flags = ""
     try:
         with open("/proc/cpuinfo") as fh:
@@ -73,6 +78,8 @@ def cpu_id() -> str:
                     break
     except OSError:  # pragma: no cover - not Linux
         pass
+    if not flags:  # pragma: no cover - no /proc/cpuinfo flags (macOS, Windows, some CPUs)
+        return platform.machine() + ":unknown"
     return platform.machine() + ":" + hashlib.sha256(flags.encode()).hexdigest()[:16]
 
 
@@ -93,15 +100,16 @@ def _load() -> dict:
                 if manifest.get("sources") != source_digest():
                     reason = ("jit: the kernel sources changed since the kernels were compiled "
                               "(reinstall gwasrep to compile them again)")
-                elif manifest.get("cpu") != cpu_id():
-                    reason = "jit: the compiled kernels were built for another CPU"
+                elif manifest.get("cpu") != cpu_id() or cpu_id().endswith(":unknown"):
+                    reason = ("jit: the compiled kernels were built for another CPU, or this "
+                              "one's features cannot be read")
                 else:
                     ext = importlib.import_module(EXTENSION)
                     for entry in manifest["kernels"]:
                         fn = getattr(ext, entry["symbol"])
                         key = (entry["module"], entry["name"])
-                        variants.setdefault(key, []).append((tuple(map(tuple, entry["args"])),
-                                                             fn))
+                        specs = tuple(_spec(a) for a in entry["args"])
+                        variants.setdefault(key, []).append((specs, fn))
             except (OSError, ValueError, KeyError, ImportError, AttributeError) as exc:
                 variants = {}
                 reason = f"jit: the compiled kernels could not be loaded ({exc})"
@@ -109,6 +117,11 @@ def _load() -> dict:
             log.info("gwasrep kernels: %s", reason)
         _state.update(variants=variants, status=reason)
         return _state
+
+
+def _spec(arg: list) -> tuple:
+    """A manifest argument as matched: arrays carry their numpy dtype (native byte order)."""
+    return (arg[0], np.dtype(arg[1]), *arg[2:]) if arg[0] == "array" else tuple(arg)
 
 
 def status() -> str:
@@ -128,7 +141,8 @@ def _arg_matches(spec: tuple, arg) -> bool:
             return False
         _, dtype, ndim, layout = spec
         flags = arg.flags
-        return (arg.ndim == ndim and arg.dtype.name == dtype and flags.writeable
+        # dtype equality includes the byte order (a big-endian float64 is not float64).
+        return (arg.ndim == ndim and arg.dtype == dtype and flags.writeable
                 and flags.aligned
                 and (layout == "A" or (layout == "C" and flags.c_contiguous)
                      or (layout == "F" and flags.f_contiguous)))

@@ -51,9 +51,10 @@ def _decode(rng, spec):
 
 
 def _center(rng, spec):
-    G = rng.choice(np.array([0.0, 1.0, 2.0, np.nan]), size=(30, 7), p=[.3, .4, .2, .1])
-    G[:, 3] = np.nan
-    G = np.asfortranarray(G) if spec[0][3] == "F" else np.ascontiguousarray(G)
+    G = rng.choice(np.array([0.0, 1.0, 2.0, np.nan]), size=(30, 14), p=[.3, .4, .2, .1])
+    G[:, 6] = np.nan
+    # The "A" variant gets a strided view (neither C- nor F-contiguous).
+    G = np.asfortranarray(G[:, ::2]) if spec[0][3] == "F" else G[:, ::2]
     return (G, np.empty((30, 7), order="F"), np.empty(7, np.int64), np.empty(7), np.empty(7))
 
 
@@ -185,6 +186,8 @@ def test_unmatched_arguments_fall_back_to_the_jit(compiled):
     assert not aot._arg_matches(("int",), True)           # numba types a bool as boolean
     assert not aot._arg_matches(("float",), 1)
     assert not aot._arg_matches(("array", "int64", 1, "C"), idx[::2])
+    big_endian = out_f.astype(">f8")
+    assert not aot._arg_matches(("array", np.dtype("float64"), 2, "A"), big_endian)
 
 
 def test_commands_run_on_compiled_kernels_without_numba(compiled, tmp_path, small_cohort):

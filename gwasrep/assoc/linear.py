@@ -146,7 +146,7 @@ def block_moments_dense(null: NullModel, G: np.ndarray) -> BlockMoments:
 
 
 def block_moments_from_packed(u, s1, s2, nmiss, smiss, colsum_X, n_used) -> BlockMoments:
-    """Moments from the outputs of :func:`gwasrep.assoc.engine._scan_kernels.packed_crossprod`.
+    """Moments from the outputs of :func:`gwasrep.assoc.engine.lut.packed_crossprod`.
 
     With missing calls counted as 0 in ``u``, ``s1``, ``s2``, the mean-imputed
     centred genotype ``g_c`` (0 where missing) satisfies

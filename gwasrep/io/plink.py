@@ -129,7 +129,8 @@ def _check_complete(frame: pd.DataFrame, path: Path, what: str) -> None:
             short |= (frame[name] == "").to_numpy()
     if short.any():
         raise InputError(f"{path}: expected 6 whitespace-separated {what} on every line; "
-                         f"line {int(np.flatnonzero(short)[0]) + 1:,} has fewer")
+                         f"line {int(np.flatnonzero(short)[0]) + 1:,} (not counting blank "
+                         "lines) has fewer")
 
 
 def read_fam(path: Path) -> pd.DataFrame:
@@ -147,31 +148,32 @@ def read_fam(path: Path) -> pd.DataFrame:
 
 
 def _arrow_table(path: Path, names: list[str], numeric: dict) -> pa.Table | None:
-    """``path`` read by pyarrow's CSV reader when it is delimited by single tabs or single
-    spaces with exactly ``len(names)`` fields per line; None otherwise (pandas reads it)."""
+    """``path`` read by pyarrow's CSV reader when every field is separated by exactly one
+    tab, or by exactly one space, with ``len(names)`` fields per line; None otherwise, so
+    that pandas' whitespace parser reads it (any run of blanks; quotes removed)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    with open(path, "rb") as fh:
-        first = fh.readline()
-    if not first.strip() or first[:1].isspace() or first.rstrip(b"\r\n")[-1:].isspace():
-        return None
-    delim = "\t" if b"\t" in first else " "
-    if delim == "\t" and b" " in first:
+    data = path.read_bytes()
+    first = data[:data.find(b"\n") + 1 or len(data)]
+    delim = b"\t" if b"\t" in first else b" "
+    # The other blank anywhere, or a quote, is for pandas: whitespace inside a field, or
+    # quoted fields, would be read differently.
+    if (b" " if delim == b"\t" else b"\t") in data or b'"' in data:
         return None
     types = {n: numeric.get(n, pa.string()) for n in names}
     try:
         table = pcsv.read_csv(
-            path, read_options=pcsv.ReadOptions(column_names=names),
-            parse_options=pcsv.ParseOptions(delimiter=delim, quote_char=False,
+            pa.BufferReader(data), read_options=pcsv.ReadOptions(column_names=names),
+            parse_options=pcsv.ParseOptions(delimiter=delim.decode(), quote_char=False,
                                             double_quote=False, newlines_in_values=False),
             convert_options=pcsv.ConvertOptions(column_types=types, null_values=[],
                                                 strings_can_be_null=False,
                                                 quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
         return None
-    # Empty fields (two delimiters in a row, a trailing one) are what the whitespace
-    # parser would merge: leave those files to it.
+    # Empty fields (two delimiters in a row, a leading or trailing one) are what the
+    # whitespace parser would merge: leave those files to it.
     for name in names:
         col = table.column(name)
         if pa.types.is_string(col.type) and _any_empty(col):

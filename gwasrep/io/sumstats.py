@@ -7,6 +7,7 @@ Columns are found through :data:`gwasrep.io.columns.ALIASES`; files are read by
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,7 +115,9 @@ def read_pvalues(table: pd.DataFrame | str | os.PathLike, *, snp_field: str = "I
 
 
 def _is_frame(obj) -> bool:
-    return type(obj).__module__.startswith("pandas") and hasattr(obj, "columns")
+    """A pandas DataFrame (or subclass), without importing pandas to ask."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(obj, pd.DataFrame)
 
 
 class _LazyIds:

@@ -107,7 +107,9 @@ def _pairs(pvals) -> tuple:
     """(IDs as an Arrow string array, p-values as float64) of PValues or a DataFrame."""
     import pyarrow as pa
 
-    if hasattr(pvals, "ids"):
+    from gwasrep.io.sumstats import PValues
+
+    if isinstance(pvals, PValues):
         ids, p = pvals.ids, pvals.p
     else:
         ids = pa.array([str(v) for v in np.asarray(pvals["ID"], dtype=object)],

@@ -157,3 +157,21 @@ def test_mixed_delimiters_and_short_lines(tmp_path):
     bim.write_text("\n".join(lines[:2] + ["1\trs9\t0\t5"] + lines[3:]) + "\n")
     with pytest.raises(InputError, match=r"\.bim: expected 6 whitespace-separated .* line 3 "):
         open_plink(prefix)
+
+
+@pytest.mark.parametrize("edit", ["trailing blank", "leading blank", "quoted ID"])
+def test_blanks_or_quotes_on_a_later_line_go_to_pandas(tmp_path, edit):
+    """Only the first line decides the delimiter: a blank or a quote anywhere else must not
+    end up inside a field (pandas strips both)."""
+    prefix = tmp_path / "g"
+    write_random_fileset(prefix, 8, 5, seed=2)
+    bim = prefix.with_suffix(".bim")
+    lines = bim.read_text().splitlines()
+    lines[3] = {"trailing blank": lines[3] + " ", "leading blank": " " + lines[3],
+                "quoted ID": lines[3].replace("\tv3\t", '\t"v3"\t')}[edit]
+    bim.write_text("\n".join(lines) + "\n")
+    got = open_plink(prefix).bim
+    pd.testing.assert_frame_equal(got, read_bim(bim))
+    assert got["ID"].tolist()[3] == "v3"
+    assert got["A2"].tolist()[3] == "G"
+    assert got["CHROM"].tolist()[3] == "1"
