@@ -100,7 +100,7 @@ def _load() -> dict:
                 if manifest.get("sources") != source_digest():
                     reason = ("jit: the kernel sources changed since the kernels were compiled "
                               "(reinstall gwasrep to compile them again)")
-                elif manifest.get("cpu") != cpu_id() or cpu_id().endswith(":unknown"):
+                elif (cpu := cpu_id()) != manifest.get("cpu") or cpu.endswith(":unknown"):
                     reason = ("jit: the compiled kernels were built for another CPU, or this "
                               "one's features cannot be read")
                 else:

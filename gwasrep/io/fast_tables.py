@@ -1,11 +1,13 @@
-"""A few columns of a table, read by pyarrow alone when its layout allows (no pandas).
+"""A few columns of a table, read by pyarrow alone when its layout allows.
 
-:func:`gwasrep.io.tables.read_table` (pandas) reads every layout gwasrep accepts; importing
-pandas costs 0.2-0.6 s of a command's start-up. :func:`read_columns` covers the layouts
+:func:`gwasrep.io.tables.read_table` (pandas) reads every layout gwasrep accepts, and builds
+a DataFrame of every column. :func:`read_columns` reads only the columns asked for, by
+pyarrow's readers, and covers the layouts
 gwasrep and PLINK write, Parquet, CSV (``.csv``) and tab-separated text, uncompressed,
 and returns None whenever the file needs pandas: whitespace-aligned or compressed text, a
 header with repeated names, a column missing, or a value its type cannot hold. Callers then
-fall back to ``read_table``, which keeps its own messages for bad files.
+fall back to ``read_table``, which keeps its own messages for bad files. (pandas is still
+imported: pyarrow imports it on its first array conversion whenever it is installed.)
 
 Text columns are read as pandas reads them: the same strings are missing (pandas' default
 NA strings), a leading ``#`` is dropped from column names, and surrounding spaces of names
@@ -21,13 +23,24 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["NA_STRINGS", "read_columns"]
+__all__ = ["NA_STRINGS", "duplicated_values", "read_columns"]
 
 #: pandas' default missing-value strings (``pandas._libs.parsers.STR_NA_VALUES``) plus the
 #: ones gwasrep's readers add.
 NA_STRINGS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
               "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst", ".tar")
+
+
+def duplicated_values(values: pa.Array | pa.ChunkedArray) -> list:
+    """The distinct values that occur more than once, in order of first appearance (empty
+    when each occurs once; counted only then)."""
+    import pyarrow.compute as pc
+
+    if pc.count_distinct(values).as_py() == len(values):
+        return []
+    counts = pc.value_counts(values)
+    return counts.field("values").filter(pc.greater(counts.field("counts"), 1)).to_pylist()
 
 
 def _clean(name: str) -> str:

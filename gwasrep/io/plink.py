@@ -7,7 +7,7 @@ The .bim and .fam are read with pyarrow's CSV reader into Arrow tables when they
 tab- or single-space-delimited (what PLINK writes), else with pandas' whitespace parser
 (any run of spaces and tabs); both give the same columns. ``PlinkFileset.bim`` and
 ``.fam`` are pandas DataFrames built on first use, so a command that needs only IDs and
-positions (``clump``) never imports pandas.
+positions (``clump``) never builds them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 from gwasrep.aot import kernel
 from gwasrep.errors import InputError, preview
 from gwasrep.io._bed_codes import BYTE_DOSAGES
+from gwasrep.io.fast_tables import duplicated_values
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -236,12 +237,11 @@ def open_plink(path: str | os.PathLike) -> PlinkFileset:
     if size != expected:
         raise InputError(f"{bed}: size {size:,} bytes does not match {n_var:,} variants "
                          f"(.bim) x {n_fam:,} samples (.fam); expected {expected:,} bytes")
-    keys = pc.binary_join_element_wise(fam.column("FID"), fam.column("IID"), "\t")
-    if pc.count_distinct(keys).as_py() != n_fam:
-        counts = pc.value_counts(keys)
-        dup = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    dup = duplicated_values(
+        pc.binary_join_element_wise(fam.column("FID"), fam.column("IID"), "\t"))
+    if dup:
         raise InputError(f"{files['.fam']}: {len(dup):,} duplicated sample IDs (FID IID), "
-                         f"e.g. {preview(k.split(chr(9))[1] for k in dup.to_pylist())}")
+                         f"e.g. {preview(k.split(chr(9))[1] for k in dup)}")
     return PlinkFileset(bed_path=bed, bim_table=bim, fam_table=fam)
 
 

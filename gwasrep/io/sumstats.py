@@ -131,9 +131,9 @@ class _LazyIds:
 
 
 def _check_unique_arrow(ids, source: str) -> None:
-    import pyarrow.compute as pc
+    from gwasrep.io.fast_tables import duplicated_values
 
-    if pc.count_distinct(ids).as_py() != len(ids):
+    if duplicated_values(ids):
         check_unique(ids.to_numpy(zero_copy_only=False), source=source)  # raises, with names
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from gwasrep.aot import kernel
 from gwasrep.errors import InputError, preview
 from gwasrep.io.clumped import CLUMPED_COLUMNS
+from gwasrep.io.fast_tables import duplicated_values
 from gwasrep.io.plink import PlinkFileset, read_packed, read_packed_span
 
 if TYPE_CHECKING:
@@ -147,12 +148,10 @@ def clump(pvals: PValues | pd.DataFrame, fileset: PlinkFileset, *, p1: float = 1
     ids_in, p_in = _pairs(pvals)
     bim = fileset.bim_table
     bim_ids = bim.column("ID").combine_chunks()
-    if pc.count_distinct(bim_ids).as_py() != len(bim_ids):
-        vc = pc.value_counts(bim_ids)
-        dups = vc.field("values").filter(pc.greater(vc.field("counts"), 1))
+    dups = duplicated_values(bim_ids)
+    if dups:
         raise InputError(f"{fileset.bed_path.with_suffix('.bim')}: {len(dups):,} duplicated "
-                         f"variant IDs (e.g. {preview(dups.to_pylist())}); clumping matches "
-                         "by ID")
+                         f"variant IDs (e.g. {preview(dups)}); clumping matches by ID")
     where = pc.index_in(ids_in, value_set=bim_ids).fill_null(-1).to_numpy().astype(np.int64)
     in_bim = where >= 0
     notes, counts = [], {"variants_with_p": len(p_in),

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from gwasrep.errors import InputError
 from gwasrep.io.atomic import atomic_path
-from gwasrep.io.clumped import write_clumped
+from gwasrep.io.clumped import CLUMPED_COLUMNS, write_clumped
 from gwasrep.io.plink import open_plink
 from gwasrep.io.sumstats import read_effect_table, read_pvalue_arrays
 from gwasrep.loci.clump import MEMBER_COLUMNS, ClumpResult, clump
@@ -77,12 +79,11 @@ class ClumpRun(RunResult):
 
 def run_clump(cfg: ClumpConfig) -> ClumpRun:
     """Read, clump and write ``OUT.clumped``, ``OUT.clumped.parquet`` and
-    ``OUT.clump_members.parquet`` (data_specs/clumps.md). Neither pandas nor numba is
-    imported (pyarrow reads and writes the tables; the kernel is compiled ahead of time)."""
+    ``OUT.clump_members.parquet`` (data_specs/clumps.md). pyarrow reads and writes the
+    tables (no DataFrame is built) and the kernel is compiled ahead of time (numba is not
+    imported)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from gwasrep.io.clumped import CLUMPED_COLUMNS
 
     check_options(cfg)
     fileset = open_plink(cfg.bed)
@@ -105,7 +106,6 @@ def run_clump(cfg: ClumpConfig) -> ClumpRun:
 
 def _arrow_column(values):
     """A numpy column as Arrow: object arrays (IDs, chromosomes, SP2) as strings."""
-    import numpy as np
     import pyarrow as pa
 
     values = np.asarray(values)

@@ -175,3 +175,40 @@ def test_blanks_or_quotes_on_a_later_line_go_to_pandas(tmp_path, edit):
     assert got["ID"].tolist()[3] == "v3"
     assert got["A2"].tolist()[3] == "G"
     assert got["CHROM"].tolist()[3] == "1"
+
+
+def test_duplicated_values_against_pandas():
+    import pyarrow as pa
+
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 50, 400):
+        values = [f"s{k}" for k in rng.integers(0, max(n // 2, 1), size=n)]
+        expected = pd.Series(values, dtype=object)
+        expected = expected[expected.duplicated(keep=False)].unique().tolist()
+        assert fast_tables.duplicated_values(pa.array(values, type=pa.string())) == expected
+        chunked = pa.chunked_array([values[: n // 3], values[n // 3:]], type=pa.string())
+        assert fast_tables.duplicated_values(chunked) == expected
+
+
+def test_duplicated_fam_and_bim_ids_are_named(tmp_path):
+    import pyarrow as pa
+
+    from gwasrep.io.sumstats import PValues
+    from gwasrep.loci.clump import clump
+
+    prefix = tmp_path / "g"
+    write_random_fileset(prefix, 8, 5, seed=4)
+    fam = prefix.with_suffix(".fam")
+    good = fam.read_text()
+    lines = good.splitlines()
+    fam.write_text(good.replace(lines[6], lines[2]))                 # sample 2 twice
+    with pytest.raises(InputError, match=r"g\.fam: 1 duplicated sample IDs \(FID IID\), "
+                                         r"e\.g\. i2"):
+        open_plink(prefix)
+    fam.write_text(good)
+    bim = prefix.with_suffix(".bim")
+    bim.write_text(bim.read_text().replace("\tv4\t", "\tv1\t"))      # v1 twice
+    pv = PValues(ids=pa.array(["v0"]), p=np.array([1e-8]))
+    with pytest.raises(InputError, match=r"g\.bim: 1 duplicated variant IDs \(e\.g\. v1\); "
+                                         "clumping matches by ID"):
+        clump(pv, open_plink(prefix))
